@@ -1,0 +1,1 @@
+"""encore: producers/spotify."""

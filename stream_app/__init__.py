@@ -1,0 +1,1 @@
+"""encore: stream_app."""
