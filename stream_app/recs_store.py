@@ -1,0 +1,677 @@
+"""The one module that reads and writes the Redis contract (DESIGN.md, "Recommendations").
+
+Writers are sync (``redis.Redis``) for the Faust scorer and trainer; readers are async
+(``redis.asyncio.Redis``) for the API, plus the few sync reads the stream app needs
+(the model snapshot). Nothing else in the repo should spell a key.
+
+Keys (``P`` = prefix, a setting, default ``encore:``):
+
+===============================  =======  ===================================================
+key                              type     content
+===============================  =======  ===================================================
+``P recs:{user_id}``             ZSET     track_id -> P(replay within 30 days)
+``P recs-meta:{user_id}``        HASH     model_version, scored_at, as_of_event_time (ISO-8601
+                                          UTC), reason (list-level: ``personalised`` or
+                                          ``cold_start: trending``...), count
+``P recs-reasons:{user_id}``     HASH     track_id -> why this item (per-item reason; an item
+                                          without one falls back to the list-level reason)
+``P track:{track_id}``           HASH     name, artist (when known)
+``P model:latest``               HASH     bytes (snapshot), version, hmac (hex HMAC-SHA256 of
+                                          bytes), examples_learned, rolling_auc,
+                                          rolling_logloss, published_at (wall time, ISO)
+``P model:history``              STREAM   one entry per metrics point: event_time, wall_time
+                                          (POSIX s), auc, logloss, examples,
+                                          plays_per_second; capped ``MAXLEN ~``
+``P history:{user_id}``          LIST     recent plays as JSON, newest first, LTRIM to N
+``P listeners``                  ZSET     user_id -> last event time seen (POSIX s)
+===============================  =======  ===================================================
+
+Round trips:
+
+- ``RecsWriter.write_recommendations`` replaces the three ``recs*`` keys of each listener
+  in one MULTI/EXEC pipeline (DEL + ZADD + HSET): one round trip, and a reader never
+  sees a half-written list.
+- ``RecsReader.recommendations`` is ONE round trip: a Lua script (EVALSHA) reads the
+  ZSET (ZREVRANGE WITHSCORES), the meta hash, the per-item reasons, each item's
+  ``track:{id}`` name/artist and whether the listener is known, atomically, inside Redis.
+  redis-py sends EVALSHA and, only if Redis has lost the script (a restart), SCRIPT LOAD
+  + EVALSHA once. The script builds ``track:`` keys from the prefix it is given, so it
+  is for a single Redis (not Redis Cluster), which is what we run.
+
+>>> keys = RecsKeys("encore:")
+>>> keys.recs("ana"), keys.track("t:1"), keys.model_history
+('encore:recs:ana', 'encore:track:t:1', 'encore:model:history')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac as hmac_lib
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import redis
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from cluster.settings import ClusterSettings
+from models.events import MAX_TEXT, PlayEvent
+
+#: Listener ids the API accepts in a URL: what producers make (Last.fm numbers, Spotify
+#: usernames, ``lastfm:12``...). No ``/``, ``%``, spaces or control characters.
+USER_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._:@+=-]{0,127}$"
+
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetimes written to Redis must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return _utc(value).isoformat()
+
+
+def _str(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _opt_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(_str(value))
+    return None if math.isnan(number) else number
+
+
+# --------------------------------------------------------------------------- models
+
+
+class TrackInfo(BaseModel):
+    """Display names of a track."""
+
+    model_config = ConfigDict(frozen=True)
+
+    track_id: Identifier
+    name: Text | None = None
+    artist: Text | None = None
+
+
+class RecItem(BaseModel):
+    """One recommended track as the scorer writes it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    track_id: Identifier
+    score: Probability
+    #: Why this track (``you played it 12 times``, ``co-listened with X``, ``trending``).
+    reason: Text | None = None
+
+
+class UserRecs(BaseModel):
+    """A listener's whole recommendation list, replaced at once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: Identifier
+    items: Sequence[RecItem]
+    model_version: Identifier
+    #: Wall-clock time of scoring.
+    scored_at: datetime
+    #: Event time the features were taken at (the watermark or the listener's last play).
+    as_of_event_time: datetime
+    #: List-level reason, e.g. ``personalised`` or ``cold_start: trending``.
+    reason: Text = "personalised"
+
+
+class StoredRecItem(BaseModel):
+    """One item as read back, joined with the track's names."""
+
+    track_id: str
+    score: float
+    reason: str | None
+    track_name: str | None
+    artist_name: str | None
+
+
+class StoredRecs(BaseModel):
+    """What ``RecsReader.recommendations`` returns for a listener with a list."""
+
+    user_id: str
+    items: list[StoredRecItem]
+    model_version: str
+    scored_at: datetime
+    as_of_event_time: datetime
+    reason: str
+
+
+class HistoryPlay(BaseModel):
+    """One entry of ``history:{user_id}``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    track_id: Identifier
+    played_at: datetime
+    ms_played: int | None = None
+    track_name: Text | None = None
+    artist_name: Text | None = None
+
+    @classmethod
+    def from_play(cls, play: PlayEvent) -> HistoryPlay:
+        return cls(
+            track_id=play.track_id,
+            played_at=play.played_at,
+            ms_played=play.ms_played,
+            track_name=play.track_name,
+            artist_name=play.artist_name,
+        )
+
+
+class ListenerEntry(BaseModel):
+    user_id: str
+    last_event_time: datetime
+
+
+class ModelMetrics(BaseModel):
+    """The trainer's running metrics, stored beside the latest snapshot."""
+
+    model_config = ConfigDict(frozen=True)
+
+    examples_learned: int = Field(ge=0)
+    rolling_auc: Probability | None = None
+    rolling_logloss: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+
+
+class ModelSnapshot(BaseModel):
+    """A pickled River pipeline with its version and HMAC (hex SHA-256)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: Identifier
+    data: bytes
+    hmac: str
+
+    @classmethod
+    def signed(cls, version: str, data: bytes, key: bytes) -> ModelSnapshot:
+        return cls(version=version, data=data, hmac=snapshot_hmac(key, data))
+
+    def verify(self, key: bytes) -> bool:
+        """True when ``hmac`` matches ``data`` under ``key``; check before unpickling."""
+        return hmac_lib.compare_digest(snapshot_hmac(key, self.data), self.hmac)
+
+
+class ModelInfo(BaseModel):
+    """``model:latest`` without the snapshot bytes."""
+
+    version: str
+    examples_learned: int
+    rolling_auc: float | None
+    rolling_logloss: float | None
+    published_at: datetime | None
+    snapshot_bytes: int
+
+
+class MetricsPoint(BaseModel):
+    """One entry of ``model:history`` (the web page's charts)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: Event time the metrics are as of (POSIX s).
+    event_time: float
+    #: Wall-clock time of the measurement (POSIX s).
+    wall_time: float
+    auc: Probability | None = None
+    logloss: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    examples: int = Field(ge=0)
+    plays_per_second: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
+
+
+def snapshot_hmac(key: bytes, data: bytes) -> str:
+    """Hex HMAC-SHA256 of a snapshot.
+
+    >>> snapshot_hmac(b"k", b"abc")[:16]
+    '9c196e32dc0175f8'
+    """
+    return hmac_lib.new(key, data, hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@dataclass(frozen=True)
+class RecsKeys:
+    """Every key name of the contract, from one prefix."""
+
+    prefix: str = "encore:"
+
+    def recs(self, user_id: str) -> str:
+        return f"{self.prefix}recs:{user_id}"
+
+    def meta(self, user_id: str) -> str:
+        return f"{self.prefix}recs-meta:{user_id}"
+
+    def reasons(self, user_id: str) -> str:
+        return f"{self.prefix}recs-reasons:{user_id}"
+
+    def track(self, track_id: str) -> str:
+        return f"{self.prefix}track:{track_id}"
+
+    def history(self, user_id: str) -> str:
+        return f"{self.prefix}history:{user_id}"
+
+    @property
+    def track_prefix(self) -> str:
+        return f"{self.prefix}track:"
+
+    @property
+    def listeners(self) -> str:
+        return f"{self.prefix}listeners"
+
+    @property
+    def model_latest(self) -> str:
+        return f"{self.prefix}model:latest"
+
+    @property
+    def model_history(self) -> str:
+        return f"{self.prefix}model:history"
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def sync_client(settings: ClusterSettings, *, timeout_s: float = 5.0) -> redis.Redis:
+    """A pooled sync client for the workers (password from settings, never printed)."""
+    return redis.Redis(
+        host=settings.host,
+        port=settings.redis_port,
+        password=settings.redis_password_value(),
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+    )
+
+
+def async_client(
+    settings: ClusterSettings, *, timeout_s: float = 1.0, max_connections: int = 32
+) -> aioredis.Redis:
+    """One pooled async client for the API.
+
+    Fails fast (one quick retry) so that an unreachable Redis becomes a 503 within about
+    ``timeout_s`` instead of a long backoff; a request waits at most ``timeout_s`` for a
+    free pooled connection.
+    """
+    pool = aioredis.BlockingConnectionPool(
+        host=settings.host,
+        port=settings.redis_port,
+        password=settings.redis_password_value(),
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=AsyncRetry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+# --------------------------------------------------------------------------- writer
+
+
+class RecsWriter:
+    """Sync writes of the contract; every method is one pipeline round trip."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "encore:",
+        *,
+        history_len: int = 200,
+        model_history_len: int = 5000,
+    ) -> None:
+        self.client = client
+        self.keys = RecsKeys(prefix)
+        self.history_len = history_len
+        self.model_history_len = model_history_len
+
+    @classmethod
+    def from_settings(cls, settings: ClusterSettings, **kwargs: Any) -> RecsWriter:
+        return cls(sync_client(settings), settings.redis_prefix, **kwargs)
+
+    def write_recommendations(self, recs: UserRecs | Iterable[UserRecs]) -> int:
+        """Replace the lists of one or many listeners atomically (one MULTI/EXEC).
+
+        Items are stored as given; the reader sorts by score. Returns the number of
+        listeners written.
+        """
+        batch = [recs] if isinstance(recs, UserRecs) else list(recs)
+        if not batch:
+            return 0
+        k = self.keys
+        pipe = self.client.pipeline(transaction=True)
+        for one in batch:
+            user = one.user_id
+            pipe.delete(k.recs(user), k.reasons(user), k.meta(user))
+            if one.items:
+                pipe.zadd(k.recs(user), {item.track_id: item.score for item in one.items})
+                reasons = {i.track_id: i.reason for i in one.items if i.reason is not None}
+                if reasons:
+                    pipe.hset(k.reasons(user), mapping=reasons)
+            pipe.hset(
+                k.meta(user),
+                mapping={
+                    "model_version": one.model_version,
+                    "scored_at": _iso(one.scored_at),
+                    "as_of_event_time": _iso(one.as_of_event_time),
+                    "reason": one.reason,
+                    "count": len(one.items),
+                },
+            )
+            pipe.zadd(k.listeners, {user: _utc(one.as_of_event_time).timestamp()}, gt=True)
+        pipe.execute()
+        return len(batch)
+
+    def write_tracks(self, tracks: Iterable[TrackInfo]) -> int:
+        """Set names of tracks (fields left out are kept). One pipeline."""
+        pipe = self.client.pipeline(transaction=False)
+        n = 0
+        for track in tracks:
+            mapping = {
+                f: v for f, v in (("name", track.name), ("artist", track.artist)) if v is not None
+            }
+            if mapping:
+                pipe.hset(self.keys.track(track.track_id), mapping=mapping)
+                n += 1
+        if n:
+            pipe.execute()
+        return n
+
+    def append_plays(self, plays: Iterable[PlayEvent], *, with_tracks: bool = True) -> int:
+        """Add plays to their listeners' recent history, in one pipeline.
+
+        Per listener: LPUSH (oldest first, so the head is the newest), LTRIM to
+        ``history_len``, ZADD GT into ``listeners``; with ``with_tracks`` also the names
+        the plays carry into ``track:{id}``. Returns the number of plays written.
+        """
+        by_user: dict[str, list[PlayEvent]] = defaultdict(list)
+        for play in plays:
+            by_user[play.user_id].append(play)
+        if not by_user:
+            return 0
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        names: dict[str, dict[str, str]] = {}
+        total = 0
+        for user, user_plays in by_user.items():
+            user_plays.sort(key=lambda p: p.played_at)
+            recent = user_plays[-self.history_len :]
+            pipe.lpush(
+                k.history(user),
+                *(HistoryPlay.from_play(p).model_dump_json(exclude_none=True) for p in recent),
+            )
+            pipe.ltrim(k.history(user), 0, self.history_len - 1)
+            pipe.zadd(k.listeners, {user: user_plays[-1].played_at.timestamp()}, gt=True)
+            total += len(user_plays)
+            if with_tracks:
+                for p in recent:
+                    fields = {"name": p.track_name, "artist": p.artist_name}
+                    known = {f: v for f, v in fields.items() if v}
+                    if known:
+                        names[p.track_id] = known
+        for track_id, mapping in names.items():
+            pipe.hset(k.track(track_id), mapping=mapping)
+        pipe.execute()
+        return total
+
+    def publish_model(
+        self,
+        snapshot: ModelSnapshot,
+        metrics: ModelMetrics,
+        *,
+        published_at: datetime | None = None,
+    ) -> None:
+        """Replace ``model:latest`` (bytes, version, hmac, metrics) in one MULTI/EXEC."""
+        when = published_at or datetime.now(UTC)
+        mapping: dict[str, str | bytes | int | float] = {
+            "bytes": snapshot.data,
+            "version": snapshot.version,
+            "hmac": snapshot.hmac,
+            "examples_learned": metrics.examples_learned,
+            "published_at": _iso(when),
+        }
+        absent: list[str] = []
+        for field, value in (
+            ("rolling_auc", metrics.rolling_auc),
+            ("rolling_logloss", metrics.rolling_logloss),
+        ):
+            if value is None:
+                absent.append(field)
+            else:
+                mapping[field] = value
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.keys.model_latest, mapping=mapping)
+        if absent:
+            pipe.hdel(self.keys.model_latest, *absent)
+        pipe.execute()
+
+    def record_metrics(self, point: MetricsPoint) -> None:
+        """Append one point to ``model:history`` (capped, approximately)."""
+        fields: dict[str, str | int | float] = {
+            "event_time": point.event_time,
+            "wall_time": point.wall_time,
+            "examples": point.examples,
+            "plays_per_second": point.plays_per_second,
+        }
+        if point.auc is not None:
+            fields["auc"] = point.auc
+        if point.logloss is not None:
+            fields["logloss"] = point.logloss
+        self.client.xadd(
+            self.keys.model_history,
+            fields,  # type: ignore[arg-type]
+            maxlen=self.model_history_len,
+            approximate=True,
+        )
+
+    # Sync reads the stream app needs.
+
+    def model_version(self) -> str | None:
+        """The latest snapshot's version, cheaply (for 'is there a newer model?')."""
+        raw = self.client.hget(self.keys.model_latest, "version")
+        return None if raw is None else _str(raw)
+
+    def read_model_snapshot(self) -> ModelSnapshot | None:
+        """The latest snapshot; call ``verify(key)`` before unpickling its bytes."""
+        raw = self.client.hmget(self.keys.model_latest, ["version", "bytes", "hmac"])
+        version, data, mac = raw  # type: ignore[misc]
+        if version is None or data is None or mac is None:
+            return None
+        payload = data if isinstance(data, bytes) else str(data).encode("latin-1")
+        return ModelSnapshot(version=_str(version), data=payload, hmac=_str(mac))
+
+
+# --------------------------------------------------------------------------- reader
+
+#: KEYS: recs, meta, reasons, listeners. ARGV: k, track key prefix, user_id.
+#: Returns {known (0/1), meta (flat HGETALL), items: {track_id, score, reason, name, artist}}.
+LOOKUP_LUA = """
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local meta = redis.call('HGETALL', KEYS[2])
+local known = 0
+if redis.call('ZSCORE', KEYS[4], ARGV[3]) then known = 1 end
+local items = {}
+for i = 1, #ids, 2 do
+  local tid = ids[i]
+  local names = redis.call('HMGET', ARGV[2] .. tid, 'name', 'artist')
+  local reason = redis.call('HGET', KEYS[3], tid)
+  items[#items + 1] = {tid, ids[i + 1], reason, names[1], names[2]}
+end
+return {known, meta, items}
+"""
+
+
+class RecsNotFoundError(LookupError):
+    """No list for this listener; ``known`` says whether the listener was ever seen."""
+
+    def __init__(self, user_id: str, known: bool) -> None:
+        self.user_id = user_id
+        self.known = known
+        what = "has no recommendations yet" if known else "is unknown"
+        super().__init__(f"listener {user_id!r} {what}")
+
+
+class CorruptRecordError(ValueError):
+    """A key holds something the contract does not allow."""
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, Any]:
+    return {_str(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+def _parse_meta(user_id: str, meta: Mapping[str, Any]) -> tuple[str, datetime, datetime, str]:
+    try:
+        return (
+            _str(meta["model_version"]),
+            datetime.fromisoformat(_str(meta["scored_at"])),
+            datetime.fromisoformat(_str(meta["as_of_event_time"])),
+            _str(meta.get("reason", b"personalised")),
+        )
+    except (KeyError, ValueError) as exc:
+        raise CorruptRecordError(f"recs-meta of {user_id!r} is incomplete: {exc}") from exc
+
+
+class RecsReader:
+    """Async reads for the API; each method is one round trip."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "encore:") -> None:
+        self.client = client
+        self.keys = RecsKeys(prefix)
+        self._lookup = client.register_script(LOOKUP_LUA)
+
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
+
+    async def recommendations(self, user_id: str, k: int) -> StoredRecs:
+        """Top ``k`` items best first, with names and reasons. ONE round trip (EVALSHA).
+
+        Raises ``RecsNotFoundError`` when the listener has no list.
+        """
+        keys = self.keys
+        known, meta_flat, rows = await self._lookup(
+            keys=[keys.recs(user_id), keys.meta(user_id), keys.reasons(user_id), keys.listeners],
+            args=[k, keys.track_prefix, user_id],
+        )
+        meta = _pairs(meta_flat)
+        if not meta:
+            raise RecsNotFoundError(user_id, known=bool(known) or bool(rows))
+        version, scored_at, as_of, list_reason = _parse_meta(user_id, meta)
+        items = [
+            StoredRecItem(
+                track_id=_str(tid),
+                score=float(_str(score)),
+                reason=_str(reason) if reason is not None else list_reason,
+                track_name=_str(name) if name is not None else None,
+                artist_name=_str(artist) if artist is not None else None,
+            )
+            for tid, score, reason, name, artist in rows
+        ]
+        return StoredRecs(
+            user_id=user_id,
+            items=items,
+            model_version=version,
+            scored_at=scored_at,
+            as_of_event_time=as_of,
+            reason=list_reason,
+        )
+
+    async def history(self, user_id: str, limit: int) -> tuple[bool, list[HistoryPlay]]:
+        """(listener known, up to ``limit`` recent plays newest first). One pipeline."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zscore(self.keys.listeners, user_id)
+        pipe.lrange(self.keys.history(user_id), 0, limit - 1)
+        score, raw = await pipe.execute()
+        plays = [HistoryPlay.model_validate_json(item) for item in raw]
+        return (score is not None or bool(plays)), plays
+
+    async def listeners(self, limit: int) -> tuple[int, list[ListenerEntry]]:
+        """(total, the ``limit`` most recently active listeners). One pipeline."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zcard(self.keys.listeners)
+        pipe.zrevrange(self.keys.listeners, 0, limit - 1, withscores=True)
+        total, rows = await pipe.execute()
+        entries = [
+            ListenerEntry(user_id=_str(user), last_event_time=datetime.fromtimestamp(ts, UTC))
+            for user, ts in rows
+        ]
+        return int(total), entries
+
+    async def model(self) -> ModelInfo | None:
+        """``model:latest`` without its bytes (HMGET + HSTRLEN, one pipeline)."""
+        fields = ["version", "examples_learned", "rolling_auc", "rolling_logloss", "published_at"]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(self.keys.model_latest, fields)
+        pipe.hstrlen(self.keys.model_latest, "bytes")
+        values, size = await pipe.execute()
+        got = dict(zip(fields, values, strict=True))
+        if got["version"] is None:
+            return None
+        published = got["published_at"]
+        return ModelInfo(
+            version=_str(got["version"]),
+            examples_learned=int(_str(got["examples_learned"] or b"0")),
+            rolling_auc=_opt_float(got["rolling_auc"]),
+            rolling_logloss=_opt_float(got["rolling_logloss"]),
+            published_at=datetime.fromisoformat(_str(published)) if published else None,
+            snapshot_bytes=int(size),
+        )
+
+    async def metrics_history(self, limit: int) -> list[MetricsPoint]:
+        """The last ``limit`` points of ``model:history``, oldest first."""
+        rows = await self.client.xrevrange(self.keys.model_history, count=limit)
+        points = []
+        for _id, fields in reversed(rows):
+            f = {_str(key): _str(value) for key, value in fields.items()}
+            points.append(
+                MetricsPoint(
+                    event_time=float(f["event_time"]),
+                    wall_time=float(f["wall_time"]),
+                    auc=_opt_float(f.get("auc")),
+                    logloss=_opt_float(f.get("logloss")),
+                    examples=int(f.get("examples", 0)),
+                    plays_per_second=float(f.get("plays_per_second", 0.0)),
+                )
+            )
+        return points
+
+
+__all__ = [
+    "LOOKUP_LUA",
+    "USER_ID_PATTERN",
+    "CorruptRecordError",
+    "HistoryPlay",
+    "ListenerEntry",
+    "MetricsPoint",
+    "ModelInfo",
+    "ModelMetrics",
+    "ModelSnapshot",
+    "RecItem",
+    "RecsKeys",
+    "RecsNotFoundError",
+    "RecsReader",
+    "RecsWriter",
+    "StoredRecItem",
+    "StoredRecs",
+    "TrackInfo",
+    "UserRecs",
+    "async_client",
+    "snapshot_hmac",
+    "sync_client",
+]
