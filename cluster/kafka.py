@@ -179,6 +179,10 @@ def render_server_properties(settings: ClusterSettings) -> dict[str, str]:
         # retention would delete them within minutes. Keep everything locally.
         "log.retention.ms": "-1",
         "log.retention.check.interval.ms": "300000",
+        # After a kill -9 the new broker cannot register until the old registration's
+        # session expires (9 s by default, measured 14 s to ready): shorten it.
+        "broker.heartbeat.interval.ms": "1000",
+        "broker.session.timeout.ms": "5000",
         "auto.create.topics.enable": "true",
         "delete.topic.enable": "true",
     }
