@@ -1,0 +1,490 @@
+"""Listener-keyed feature state: ``state + play -> (state, features)``.
+
+Everything a play's features need lives in one :class:`ListenerState` per listener:
+the listener's recent play times, one :class:`Tally` per (listener, track) and per
+(listener, artist), and the ids of recent plays for de-duplication. One listener's
+state therefore sits on one Kafka partition, and the stream app and ``encore
+evaluate`` call the very same :func:`step` per play.
+
+>>> from datetime import datetime, timedelta, UTC
+>>> from models.events import PlayEvent
+>>> t0 = datetime(2024, 3, 1, 20, 0, tzinfo=UTC)
+>>> def play(track, minutes, ms=200_000):
+...     return PlayEvent(user_id="ana", track_id=track, ms_played=ms,
+...                      played_at=t0 + timedelta(minutes=minutes))
+>>> state = ListenerState("ana")
+>>> state, step_ = step(state, play("a", 0))
+>>> step_.kind, step_.features["pair_plays"], step_.features["user_plays"]
+('play', 0.0, 0.0)
+>>> state, step_ = step(state, play("a", 5))
+>>> step_.features["pair_plays"], step_.features["pair_since_last_s"]
+(1.0, 300.0)
+
+The same play twice counts once, and a play shorter than ``min_play_ms`` is no play
+(it only feeds the skip signals):
+
+>>> step(state, play("a", 5))[1].kind
+'duplicate'
+>>> step(state, play("a", 9, ms=4_000))[1].kind
+'short'
+>>> state, step_ = step(state, play("a", 12))
+>>> step_.features["pair_plays"], step_.features["pair_short_share"]
+(2.0, 0.3333333333333333)
+
+State is a dict of primitives (or compact bytes) for a changelogged table:
+
+>>> ListenerState.from_bytes(state.to_bytes()) == state
+True
+
+Bounds (all per listener): play times of the last ``window`` (30 days + lateness,
+at most :data:`MAX_RECENT`); at most :data:`MAX_TRACKS` track tallies and
+:data:`MAX_ARTISTS` artist tallies (least recently played evicted; an evicted track
+that comes back starts afresh); per tally the last :data:`TALLY_TIMES` play times,
+so the pair's 7/30-day counts saturate at that number. Every event of the last
+``allowed_lateness_s`` is kept in full, which makes the features of a play that
+arrives out of order (but within the allowed lateness) exactly those of an in-order
+arrival: no feature sees an event later than its play. Features returned for a play
+older than that are approximate; the labeller never turns such a play into an example.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from bisect import bisect_right, insort
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from models.events import PlayEvent
+from models.settings import ModelSettings
+
+DAY = 86_400.0
+
+#: Per listener: the most play times kept for the 1/7/30-day windows.
+MAX_RECENT = 20_000
+#: Per listener: the most (listener, track) tallies kept.
+MAX_TRACKS = 4_000
+#: Per listener: the most (listener, artist) tallies kept.
+MAX_ARTISTS = 2_000
+#: Per tally: the most play times kept (windowed pair counts saturate here).
+TALLY_TIMES = 64
+#: Value of a "seconds since" feature when there is no such event.
+NEVER_S = 400 * DAY
+
+#: Names of the features, in a fixed order (the columns of every batch).
+FEATURE_NAMES: tuple[str, ...] = (
+    # listener
+    "user_plays",
+    "user_plays_1d",
+    "user_plays_7d",
+    "user_plays_30d",
+    "user_distinct_tracks",
+    "user_replay_share",
+    "user_since_prev_s",
+    # (listener, track)
+    "pair_plays",
+    "pair_plays_1d",
+    "pair_plays_7d",
+    "pair_plays_30d",
+    "pair_since_last_s",
+    "pair_since_first_s",
+    "pair_share_of_user",
+    "pair_short_share",
+    "pair_skip_share",
+    # (listener, artist)
+    "artist_plays",
+    "artist_plays_30d",
+    # time of play
+    "hour_sin",
+    "hour_cos",
+    "weekday_sin",
+    "weekday_cos",
+)
+
+Features = dict[str, float]
+StepKind = Literal["play", "short", "duplicate", "stale"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What :func:`step` made of one play.
+
+    ``kind``: ``play`` (a counted play: its features are frozen), ``short`` (under
+    ``min_play_ms``: feeds skip signals only), ``duplicate`` (same ``event_id`` seen),
+    ``stale`` (older than the listener's latest play by more than the de-duplication
+    window: ignored, because bounded state can neither de-duplicate nor label it).
+    """
+
+    kind: StepKind
+    features: Features | None = None
+
+
+class Tally:
+    """Plays of one key (a track or an artist) by one listener.
+
+    >>> t = Tally()
+    >>> for ts in (10.0, 20.0, 30.0):
+    ...     t.add(ts, latest=ts, lateness=0.0)
+    >>> t.n, t.first, t.count_in(30.0, 15.0), t.last_at_or_before(25.0)
+    (3, 10.0, 2, 20.0)
+    """
+
+    __slots__ = ("first", "ms_n", "ms_sum", "n", "n_short", "n_skip_known", "n_skipped", "times")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.first = math.inf
+        self.times: list[float] = []
+        self.n_short = 0
+        self.n_skip_known = 0
+        self.n_skipped = 0
+        self.ms_sum = 0.0
+        self.ms_n = 0
+
+    def add(self, ts: float, *, latest: float, lateness: float) -> None:
+        """Count a play at ``ts``; ``latest`` is the listener's latest play time."""
+        self.n += 1
+        if ts < self.first:
+            self.first = ts
+        times = self.times
+        if not times or ts >= times[-1]:
+            times.append(ts)
+        else:
+            insort(times, ts)
+        if len(times) > TALLY_TIMES:
+            # Drop the oldest beyond the cap, but never one inside the lateness window.
+            keep_from = latest - lateness
+            drop = 0
+            while len(times) - drop > TALLY_TIMES and times[drop] < keep_from:
+                drop += 1
+            if drop:
+                del times[:drop]
+
+    def count_in(self, ts: float, window: float) -> int:
+        """Kept plays in ``(ts - window, ts]``."""
+        return bisect_right(self.times, ts) - bisect_right(self.times, ts - window)
+
+    def last_at_or_before(self, ts: float) -> float | None:
+        i = bisect_right(self.times, ts)
+        return self.times[i - 1] if i else None
+
+    def to_list(self) -> list[Any]:
+        return [
+            self.n,
+            None if math.isinf(self.first) else self.first,
+            self.times,
+            self.n_short,
+            self.n_skip_known,
+            self.n_skipped,
+            self.ms_sum,
+            self.ms_n,
+        ]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Tally:
+        t = cls()
+        t.n, first, times, t.n_short, t.n_skip_known, t.n_skipped, t.ms_sum, t.ms_n = data
+        t.first = math.inf if first is None else float(first)
+        t.times = [float(x) for x in times]
+        return t
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tally) and self.to_list() == other.to_list()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Tally(n={self.n}, first={self.first}, kept={len(self.times)})"
+
+
+#: One event of the lateness journal: (ts, track_id, artist key, counted?, ms, skipped).
+_Entry = tuple[float, str, str | None, bool, int | None, bool | None]
+
+
+def artist_key(artist_name: str | None) -> str | None:
+    """Key of an artist for the (listener, artist) tally, ``None`` if unknown."""
+    if not artist_name:
+        return None
+    return " ".join(artist_name.casefold().split()) or None
+
+
+class ListenerState:
+    """All feature state of one listener. Mutable; :func:`step` returns it updated."""
+
+    __slots__ = (
+        "artists",
+        "journal",
+        "latest",
+        "n_distinct",
+        "n_plays",
+        "n_short",
+        "pairs",
+        "recent",
+        "seen",
+        "user_id",
+    )
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        #: Latest event time seen (counted or short plays), -inf before any.
+        self.latest = -math.inf
+        #: Sorted times of counted plays in the last window.
+        self.recent: list[float] = []
+        self.n_plays = 0
+        self.n_distinct = 0
+        self.n_short = 0
+        self.pairs: dict[str, Tally] = {}
+        self.artists: dict[str, Tally] = {}
+        #: 64-bit prefix of event ids of recent plays -> play time (de-duplication).
+        self.seen: dict[int, float] = {}
+        #: Every event of the last ``allowed_lateness_s``, in arrival order.
+        self.journal: list[_Entry] = []
+
+    # -- serialisation -------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A dict of JSON primitives (lists, numbers, strings, null)."""
+        return {
+            "v": 1,
+            "user_id": self.user_id,
+            "latest": None if math.isinf(self.latest) else self.latest,
+            "recent": self.recent,
+            "n_plays": self.n_plays,
+            "n_distinct": self.n_distinct,
+            "n_short": self.n_short,
+            "pairs": {k: t.to_list() for k, t in self.pairs.items()},
+            "artists": {k: t.to_list() for k, t in self.artists.items()},
+            "seen": [[k, v] for k, v in self.seen.items()],
+            "journal": [list(e) for e in self.journal],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ListenerState:
+        if data.get("v") != 1:
+            raise ValueError(f"unknown ListenerState version {data.get('v')!r}")
+        s = cls(data["user_id"])
+        s.latest = -math.inf if data["latest"] is None else float(data["latest"])
+        s.recent = [float(x) for x in data["recent"]]
+        s.n_plays = int(data["n_plays"])
+        s.n_distinct = int(data["n_distinct"])
+        s.n_short = int(data["n_short"])
+        s.pairs = {k: Tally.from_list(v) for k, v in data["pairs"].items()}
+        s.artists = {k: Tally.from_list(v) for k, v in data["artists"].items()}
+        s.seen = {int(k): float(v) for k, v in data["seen"]}
+        s.journal = [(float(e[0]), e[1], e[2], bool(e[3]), e[4], e[5]) for e in data["journal"]]
+        return s
+
+    def to_bytes(self) -> bytes:
+        """Compact bytes: zlib-compressed JSON of :meth:`to_dict`."""
+        raw = json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
+        return zlib.compress(raw, 1)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ListenerState:
+        return cls.from_dict(json.loads(zlib.decompress(data)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ListenerState) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ListenerState({self.user_id!r}, plays={self.n_plays}, "
+            f"tracks={len(self.pairs)}, artists={len(self.artists)})"
+        )
+
+
+def _id_key(event_id: str) -> int:
+    return int(event_id[:16], 16)
+
+
+def _time_features(ts: float) -> tuple[float, float, float, float]:
+    day_frac = (ts % DAY) / DAY
+    week_frac = ((ts / DAY + 3.0) % 7.0) / 7.0  # 1970-01-01 was a Thursday: Monday = 0
+    a, b = 2 * math.pi * day_frac, 2 * math.pi * week_frac
+    return math.sin(a), math.cos(a), math.sin(b), math.cos(b)
+
+
+def features_at(state: ListenerState, track_id: str, artist: str | None, ts: float) -> Features:
+    """Features of (listener, track) as of event time ``ts``, from events at or before it.
+
+    Used for a play (before the play updates the state) and by the scorer for a
+    candidate track "as of now".
+    """
+    recent = state.recent
+    hi = bisect_right(recent, ts)
+    n_after = len(recent) - hi  # counted plays later than ts (only when out of order)
+    user_plays = state.n_plays - n_after
+    n_distinct = state.n_distinct
+    pair = state.pairs.get(track_id)
+    art = state.artists.get(artist) if artist is not None else None
+
+    pair_n = pair.n if pair is not None else 0
+    pair_short = pair.n_short if pair is not None else 0
+    pair_skip_known = pair.n_skip_known if pair is not None else 0
+    pair_skipped = pair.n_skipped if pair is not None else 0
+    art_n = art.n if art is not None else 0
+    if ts < state.latest:
+        # Out of order: take back every journalled event later than ts.
+        later_new: set[str] = set()
+        for e_ts, e_track, e_artist, counted, _ms, skipped in state.journal:
+            if e_ts <= ts:
+                continue
+            if e_track == track_id:
+                if counted:
+                    pair_n -= 1
+                else:
+                    pair_short -= 1
+                if skipped is not None:
+                    pair_skip_known -= 1
+                    pair_skipped -= int(skipped)
+            if counted and artist is not None and e_artist == artist:
+                art_n -= 1
+            if counted:
+                t = state.pairs.get(e_track)
+                if t is not None and t.first > ts:
+                    later_new.add(e_track)
+        n_distinct -= len(later_new)
+
+    if hi:
+        since_prev = ts - recent[hi - 1]
+        plays_30d = hi - bisect_right(recent, ts - 30 * DAY)
+        plays_7d = hi - bisect_right(recent, ts - 7 * DAY)
+        plays_1d = hi - bisect_right(recent, ts - DAY)
+    else:
+        since_prev = 30 * DAY
+        plays_30d = plays_7d = plays_1d = 0
+
+    if pair is not None and pair_n > 0:
+        last = pair.last_at_or_before(ts)
+        since_last = ts - last if last is not None else NEVER_S
+        since_first = ts - pair.first if pair.first <= ts else NEVER_S
+        p1 = pair.count_in(ts, DAY)
+        p7 = pair.count_in(ts, 7 * DAY)
+        p30 = pair.count_in(ts, 30 * DAY)
+    else:
+        since_last = since_first = NEVER_S
+        p1 = p7 = p30 = 0
+    attempts = pair_n + pair_short
+    hs, hc, ws, wc = _time_features(ts)
+    return {
+        "user_plays": float(user_plays),
+        "user_plays_1d": float(plays_1d),
+        "user_plays_7d": float(plays_7d),
+        "user_plays_30d": float(plays_30d),
+        "user_distinct_tracks": float(n_distinct),
+        "user_replay_share": 1.0 - n_distinct / user_plays if user_plays > 0 else 0.0,
+        "user_since_prev_s": min(since_prev, 30 * DAY),
+        "pair_plays": float(pair_n),
+        "pair_plays_1d": float(p1),
+        "pair_plays_7d": float(p7),
+        "pair_plays_30d": float(p30),
+        "pair_since_last_s": min(since_last, NEVER_S),
+        "pair_since_first_s": min(since_first, NEVER_S),
+        "pair_share_of_user": pair_n / user_plays if user_plays > 0 else 0.0,
+        "pair_short_share": pair_short / attempts if attempts else 0.0,
+        "pair_skip_share": pair_skipped / pair_skip_known if pair_skip_known else 0.0,
+        "artist_plays": float(art_n),
+        "artist_plays_30d": float(art.count_in(ts, 30 * DAY)) if art is not None else 0.0,
+        "hour_sin": hs,
+        "hour_cos": hc,
+        "weekday_sin": ws,
+        "weekday_cos": wc,
+    }
+
+
+def _evict(tallies: dict[str, Tally], cap: int) -> None:
+    """Drop the least recently played tallies down to ``cap``."""
+    order = sorted(tallies, key=lambda k: tallies[k].times[-1] if tallies[k].times else -math.inf)
+    for k in order[: len(tallies) - cap]:
+        del tallies[k]
+
+
+def step(
+    state: ListenerState, play: PlayEvent, settings: ModelSettings | None = None
+) -> tuple[ListenerState, Step]:
+    """Fold one play into its listener's state; return the state and what the play was.
+
+    For a counted play the features are computed from the state *before* the play,
+    so they see only events at or before its time, and are frozen there.
+    The state is updated in place and returned (the stream app writes it back to its
+    table).
+    """
+    cfg = settings or _DEFAULTS
+    if play.user_id != state.user_id:
+        raise ValueError(f"play of {play.user_id!r} given to the state of {state.user_id!r}")
+    ts = play.ts
+    lateness = float(cfg.allowed_lateness_s)
+    dedup_window = cfg.horizon_days * DAY + lateness
+    if ts < state.latest - dedup_window:
+        return state, Step("stale")
+    key = _id_key(play.event_id)
+    if key in state.seen:
+        return state, Step("duplicate")
+
+    track = play.track_id
+    artist = artist_key(play.artist_name)
+    counted = play.ms_played is None or play.ms_played >= cfg.min_play_ms
+    latest = max(state.latest, ts)
+    features = features_at(state, track, artist, ts) if counted else None
+
+    state.seen[key] = ts
+    state.latest = latest
+    state.journal.append((ts, track, artist, counted, play.ms_played, play.skipped))
+
+    pair = state.pairs.get(track)
+    if pair is None:
+        pair = state.pairs[track] = Tally()
+    if play.skipped is not None:
+        pair.n_skip_known += 1
+        pair.n_skipped += int(play.skipped)
+    if counted:
+        if pair.n == 0:
+            state.n_distinct += 1
+        pair.add(ts, latest=latest, lateness=lateness)
+        if play.ms_played is not None:
+            pair.ms_sum += play.ms_played
+            pair.ms_n += 1
+        if artist is not None:
+            art = state.artists.get(artist)
+            if art is None:
+                art = state.artists[artist] = Tally()
+            art.add(ts, latest=latest, lateness=lateness)
+        state.n_plays += 1
+        recent = state.recent
+        if not recent or ts >= recent[-1]:
+            recent.append(ts)
+        else:
+            insort(recent, ts)
+    else:
+        pair.n_short += 1
+        state.n_short += 1
+
+    _prune(state, latest, lateness, dedup_window)
+    return state, Step("play" if counted else "short", features)
+
+
+def _prune(state: ListenerState, latest: float, lateness: float, dedup_window: float) -> None:
+    journal = state.journal
+    if journal and journal[0][0] < latest - lateness and len(journal) > 32:
+        state.journal = [e for e in journal if e[0] >= latest - lateness]
+    recent = state.recent
+    if recent and recent[0] < latest - 30 * DAY - lateness and len(recent) % 64 == 0:
+        del recent[: bisect_right(recent, latest - 30 * DAY - lateness)]
+    if len(recent) > MAX_RECENT:
+        del recent[: len(recent) - MAX_RECENT]
+    seen = state.seen
+    if len(seen) >= 256 and len(seen) % 256 == 0:
+        cut = latest - dedup_window
+        stale = [k for k, v in seen.items() if v < cut]
+        for k in stale:
+            del seen[k]
+    if len(state.pairs) > MAX_TRACKS + MAX_TRACKS // 8:
+        _evict(state.pairs, MAX_TRACKS)
+    if len(state.artists) > MAX_ARTISTS + MAX_ARTISTS // 8:
+        _evict(state.artists, MAX_ARTISTS)
+
+
+_DEFAULTS = ModelSettings()
