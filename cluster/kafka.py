@@ -188,12 +188,24 @@ def render_server_properties(settings: ClusterSettings) -> dict[str, str]:
     }
 
 
+def server_properties_text(settings: ClusterSettings) -> str:
+    body = "".join(f"{k}={v}\n" for k, v in render_server_properties(settings).items())
+    return "# Written by `encore cluster up`; edits are overwritten.\n" + body
+
+
 def write_server_properties(settings: ClusterSettings) -> Path:
     paths = KafkaPaths.of(settings)
     paths.root.mkdir(parents=True, exist_ok=True)
-    body = "".join(f"{k}={v}\n" for k, v in render_server_properties(settings).items())
-    paths.config.write_text("# Written by `encore cluster up`; edits are overwritten.\n" + body)
+    paths.config.write_text(server_properties_text(settings))
     return paths.config
+
+
+def config_matches(settings: ClusterSettings) -> bool:
+    """Whether the ``server.properties`` on disk is the one these settings would write."""
+    try:
+        return KafkaPaths.of(settings).config.read_text() == server_properties_text(settings)
+    except FileNotFoundError:
+        return False
 
 
 def new_cluster_id() -> str:

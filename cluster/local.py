@@ -212,6 +212,11 @@ def up(settings: ClusterSettings | None = None, say: Say = _quiet) -> ClusterSta
         else:
             kafka_status = None
             k_pid = process.managed_pid(k.pid_file, k.markers)
+            if k_pid is not None and not kafka.config_matches(settings):
+                raise RuntimeError(
+                    f"the broker encore started from {settings.local_dir} (pid {k_pid}) runs "
+                    f"with other settings than these (ports?); run `encore cluster down` first"
+                )
             if k_pid is None:  # nothing of ours is starting: launch one
                 _ensure_ports_free(settings, k)
                 jar_fetch = kafka.fetch_jars(settings, say)
