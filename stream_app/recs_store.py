@@ -292,7 +292,7 @@ class RecsKeys:
 def sync_client(settings: ClusterSettings, *, timeout_s: float = 5.0) -> redis.Redis:
     """A pooled sync client for the workers (password from settings, never printed)."""
     return redis.Redis(
-        host=settings.host,
+        host=settings.redis_host or settings.host,
         port=settings.redis_port,
         password=settings.redis_password_value(),
         socket_timeout=timeout_s,
@@ -311,7 +311,7 @@ def async_client(
     free pooled connection.
     """
     pool = aioredis.BlockingConnectionPool(
-        host=settings.host,
+        host=settings.redis_host or settings.host,
         port=settings.redis_port,
         password=settings.redis_password_value(),
         max_connections=max_connections,
@@ -421,7 +421,7 @@ class RecsWriter:
             pipe.zadd(k.listeners, {user: user_plays[-1].played_at.timestamp()}, gt=True)
             total += len(user_plays)
             if with_tracks:
-                for p in recent:
+                for p in user_plays:
                     fields = {"name": p.track_name, "artist": p.artist_name}
                     known = {f: v for f, v in fields.items() if v}
                     if known:

@@ -1,0 +1,207 @@
+"""recs_store writers and the non-Lua readers, on fakeredis (the Lua lookup and the round
+trips are checked against a real redis-server in tests/integration/api)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import fakeredis
+import pytest
+from pydantic import ValidationError
+
+from models.events import PlayEvent
+from stream_app.recs_store import (
+    MetricsPoint,
+    ModelMetrics,
+    ModelSnapshot,
+    RecItem,
+    RecsReader,
+    RecsWriter,
+    TrackInfo,
+    UserRecs,
+)
+
+T = TypeVar("T")
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+PREFIX = "t:"
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def sync(server: fakeredis.FakeServer) -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis(server=server)
+
+
+@pytest.fixture
+def writer(sync: fakeredis.FakeRedis) -> RecsWriter:
+    return RecsWriter(sync, PREFIX, history_len=5)
+
+
+def reader(server: fakeredis.FakeServer) -> RecsReader:
+    return RecsReader(fakeredis.FakeAsyncRedis(server=server), PREFIX)
+
+
+def recs(user: str, items: dict[str, float], reasons: dict[str, str] | None = None) -> UserRecs:
+    reasons = reasons or {}
+    return UserRecs(
+        user_id=user,
+        items=[RecItem(track_id=t, score=s, reason=reasons.get(t)) for t, s in items.items()],
+        model_version="v7",
+        scored_at=T0 + timedelta(hours=1),
+        as_of_event_time=T0,
+        reason="personalised",
+    )
+
+
+def play(user: str, track: str, minutes: int, name: str | None = None) -> PlayEvent:
+    return PlayEvent(
+        user_id=user,
+        track_id=track,
+        played_at=T0 + timedelta(minutes=minutes),
+        ms_played=200_000,
+        track_name=name,
+        artist_name="Artist" if name else None,
+    )
+
+
+def test_write_recommendations_lays_out_the_contract(
+    writer: RecsWriter, sync: fakeredis.FakeRedis
+) -> None:
+    writer.write_recommendations(recs("ana", {"a": 0.2, "b": 0.9}, {"b": "played 9 times"}))
+
+    assert sync.zrevrange("t:recs:ana", 0, -1, withscores=True) == [(b"b", 0.9), (b"a", 0.2)]
+    assert sync.hgetall("t:recs-reasons:ana") == {b"b": b"played 9 times"}
+    meta = sync.hgetall("t:recs-meta:ana")
+    assert meta[b"model_version"] == b"v7"
+    assert datetime.fromisoformat(meta[b"as_of_event_time"].decode()) == T0
+    assert datetime.fromisoformat(meta[b"scored_at"].decode()) == T0 + timedelta(hours=1)
+    assert meta[b"reason"] == b"personalised"
+    assert meta[b"count"] == b"2"
+    assert sync.zscore("t:listeners", "ana") == T0.timestamp()
+
+
+def test_rewrite_replaces_the_whole_list(writer: RecsWriter, sync: fakeredis.FakeRedis) -> None:
+    writer.write_recommendations(recs("ana", {"a": 0.2, "b": 0.9}, {"a": "old reason"}))
+    writer.write_recommendations(recs("ana", {"c": 0.5}))
+
+    assert sync.zrange("t:recs:ana", 0, -1) == [b"c"]
+    assert sync.exists("t:recs-reasons:ana") == 0  # stale per-item reasons are gone
+    assert sync.hget("t:recs-meta:ana", "count") == b"1"
+
+
+def test_many_listeners_in_one_call(writer: RecsWriter, sync: fakeredis.FakeRedis) -> None:
+    assert writer.write_recommendations([recs("ana", {"a": 0.1}), recs("bo", {"b": 0.3})]) == 2
+    assert sync.zrange("t:recs:bo", 0, -1) == [b"b"]
+    assert sorted(sync.zrange("t:listeners", 0, -1)) == [b"ana", b"bo"]
+    assert writer.write_recommendations([]) == 0
+
+
+@pytest.mark.parametrize("score", [1.5, -0.1, math.nan, math.inf])
+def test_scores_must_be_probabilities(score: float) -> None:
+    with pytest.raises(ValidationError):
+        RecItem(track_id="a", score=score)
+
+
+def test_naive_times_are_refused(writer: RecsWriter) -> None:
+    naive = recs("ana", {"a": 0.1}).model_copy(update={"as_of_event_time": datetime(2024, 1, 1)})
+    with pytest.raises(ValueError, match="timezone"):
+        writer.write_recommendations(naive)
+
+
+def test_append_plays_keeps_the_newest_n_and_the_names(
+    writer: RecsWriter, sync: fakeredis.FakeRedis, server: fakeredis.FakeServer
+) -> None:
+    plays = [play("ana", f"t{i}", i, name=f"Song {i}") for i in range(8)]
+    # Arrival order differs from event order inside a batch: the list is by event time.
+    assert writer.append_plays(reversed(plays)) == 8
+
+    assert sync.llen("t:history:ana") == 5
+    known, stored = run(reader(server).history("ana", 50))
+    assert known
+    assert [p.track_id for p in stored] == ["t7", "t6", "t5", "t4", "t3"]
+    assert stored[0].track_name == "Song 7" and stored[0].played_at == T0 + timedelta(minutes=7)
+    assert sync.hgetall("t:track:t2") == {b"name": b"Song 2", b"artist": b"Artist"}
+    assert sync.zscore("t:listeners", "ana") == (T0 + timedelta(minutes=7)).timestamp()
+
+    # A late batch does not move the listener's last event time backwards.
+    writer.append_plays([play("ana", "late", -60)])
+    assert sync.zscore("t:listeners", "ana") == (T0 + timedelta(minutes=7)).timestamp()
+    assert sync.lindex("t:history:ana", 0) is not None
+
+
+def test_history_of_unknown_listener(server: fakeredis.FakeServer) -> None:
+    assert run(reader(server).history("nobody", 10)) == (False, [])
+
+
+def test_write_tracks_keeps_fields_left_out(writer: RecsWriter, sync: fakeredis.FakeRedis) -> None:
+    writer.write_tracks([TrackInfo(track_id="x", name="Name", artist="Band")])
+    writer.write_tracks([TrackInfo(track_id="x", name="New name"), TrackInfo(track_id="y")])
+    assert sync.hgetall("t:track:x") == {b"name": b"New name", b"artist": b"Band"}
+    assert sync.exists("t:track:y") == 0
+
+
+def test_model_snapshot_round_trip_and_hmac(
+    writer: RecsWriter, server: fakeredis.FakeServer
+) -> None:
+    assert writer.read_model_snapshot() is None
+    assert run(reader(server).model()) is None
+    data = bytes(range(256)) * 4  # binary, not UTF-8
+    writer.publish_model(
+        ModelSnapshot.signed("v3", data, key=b"secret"),
+        ModelMetrics(examples_learned=1234, rolling_auc=0.81, rolling_logloss=0.5),
+        published_at=T0,
+    )
+    snap = writer.read_model_snapshot()
+    assert snap is not None and snap.data == data and snap.version == "v3"
+    assert snap.verify(b"secret")
+    assert not snap.verify(b"other key")
+    assert not snap.model_copy(update={"data": data + b"x"}).verify(b"secret")
+    assert writer.model_version() == "v3"
+
+    info = run(reader(server).model())
+    assert info is not None
+    assert (info.version, info.examples_learned, info.snapshot_bytes) == ("v3", 1234, 1024)
+    assert (info.rolling_auc, info.rolling_logloss, info.published_at) == (0.81, 0.5, T0)
+
+    # A newer snapshot without metrics must not keep the old AUC around.
+    writer.publish_model(ModelSnapshot.signed("v4", b"x", b"k"), ModelMetrics(examples_learned=5))
+    info = run(reader(server).model())
+    assert info is not None and info.version == "v4" and info.rolling_auc is None
+
+
+def test_metrics_history_oldest_first(writer: RecsWriter, server: fakeredis.FakeServer) -> None:
+    for i in range(5):
+        writer.record_metrics(
+            MetricsPoint(
+                event_time=1000.0 + i,
+                wall_time=2000.0 + i,
+                auc=0.6 + i / 100,
+                logloss=None if i == 0 else 0.5,
+                examples=i * 10,
+                plays_per_second=100.0 * i,
+            )
+        )
+    points = run(reader(server).metrics_history(3))
+    assert [p.event_time for p in points] == [1002.0, 1003.0, 1004.0]
+    assert points[-1].auc == pytest.approx(0.64) and points[-1].plays_per_second == 400.0
+    assert run(reader(server).metrics_history(10))[0].logloss is None
+
+
+def test_listeners_most_recent_first(writer: RecsWriter, server: fakeredis.FakeServer) -> None:
+    writer.append_plays([play("old", "a", 0), play("new", "a", 10), play("mid", "a", 5)])
+    total, entries = run(reader(server).listeners(2))
+    assert total == 3
+    assert [e.user_id for e in entries] == ["new", "mid"]
+    assert entries[0].last_event_time == T0 + timedelta(minutes=10)
