@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cluster.local import Action, ClusterStatus, ServiceStatus, down, status, up
 from cluster.settings import ClusterSettings
-from cluster.topics import topic_specs
+from cluster.topics import ensure_topics, list_topics, topic_specs, wait_for_kafka
 
 console = Console()
 err_console = Console(stderr=True)
@@ -132,6 +132,32 @@ def status_command() -> None:
     _print_cluster(result, settings)
     if not (result.kafka.up and result.redis.up):
         raise typer.Exit(1)
+
+
+@cluster_app.command("topics")
+def topics_command(
+    wait: float = typer.Option(120.0, help="Seconds to wait for Kafka to answer first."),
+) -> None:
+    """Create the project's topics on the configured Kafka (ENCORE_KAFKA_BOOTSTRAP) and list them.
+
+    For a Kafka that `encore cluster up` did not start, such as docker-compose's.
+    """
+    settings = ClusterSettings()
+    try:
+        with console.status(f"waiting for Kafka at {settings.bootstrap_servers}…"):
+            wait_for_kafka(settings, wait)
+            outcomes = ensure_topics(settings)
+            listed = list_topics(settings)
+    except Exception as exc:
+        err_console.print(f"[bold red]topics failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("topic")
+    table.add_column("partitions", justify="right")
+    table.add_column("")
+    for name, count in listed.items():
+        table.add_row(name, str(count), outcomes[name].value if name in outcomes else "")
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -120,6 +120,20 @@ def ensure_topics(settings: ClusterSettings, timeout: float = 30.0) -> dict[str,
     return outcomes
 
 
+def wait_for_kafka(settings: ClusterSettings, timeout: float) -> None:
+    """Poll until the Kafka at ``bootstrap_servers`` answers a metadata request."""
+    from cluster.process import wait_until
+
+    def answers() -> bool:
+        try:
+            with admin_client(settings, timeout=3.0) as admin:
+                return bool(admin.describe_cluster().get("brokers"))
+        except Exception:
+            return False
+
+    wait_until(answers, timeout, f"Kafka at {settings.bootstrap_servers}", interval=1.0)
+
+
 def list_topics(settings: ClusterSettings, *, internal: bool = False) -> dict[str, int]:
     """Every topic on the broker with its partition count, sorted by name.
 
