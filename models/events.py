@@ -21,6 +21,11 @@ The same play ingested twice has the same id, so consumers can count it once:
 >>> twin = play.model_copy(update={"source": "spotify-extended"})
 >>> twin.event_id == play.event_id
 True
+
+A blank name is no name:
+
+>>> play.model_copy(update={"track_name": None}) == PlayEvent(**{**play.model_dump(), "track_name": "  "})
+True
 """
 
 from __future__ import annotations
@@ -119,6 +124,12 @@ class PlayEvent(BaseModel):
         if isinstance(data, dict) and "event_id" in data:
             data = {k: v for k, v in data.items() if k != "event_id"}
         return data
+
+    @field_validator("track_name", "artist_name", "track_uri")
+    @classmethod
+    def _blank_is_unknown(cls, value: str | None) -> str | None:
+        # A blank name says no more than a missing one; one spelling keeps round-trips exact.
+        return value or None
 
     @field_validator("played_at")
     @classmethod

@@ -1,0 +1,102 @@
+"""Telling the format of a play file from its content (compression is transparent).
+
+The first 256 KiB are decoded: JSON is told by the keys of its first records
+(``ts`` + ``master_metadata_*`` is extended history, ``endTime`` + ``msPlayed`` is
+account data), text by its first lines (a canonical CSV header, six tab-separated
+Last.fm 1K columns, or JODIE's ``user<TAB>item<TAB>seconds``). An empty JSON array
+goes by the file name, as Spotify names its files.
+
+>>> import gzip, tempfile
+>>> from pathlib import Path
+>>> folder = Path(tempfile.mkdtemp())
+>>> _ = (folder / "plays").write_bytes(gzip.compress(b"0\\t0\\t0\\n1\\t1\\t54\\n"))
+>>> detect_format(folder / "plays")
+'jodie'
+>>> _ = (folder / "endsong_0.json").write_text('[{"ts": "2014-05-25T05:43:44Z", "ms_played": 4}]')
+>>> detect_format(folder / "endsong_0.json")
+'spotify-extended'
+>>> _ = (folder / "notes.txt").write_text("hello")
+>>> detect_format(folder / "notes.txt")
+Traceback (most recent call last):
+...
+models.parsers.report.UnusableInput: ...notes.txt: format not recognised (known: csv, ...); give --format
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import lzma
+import zlib
+from pathlib import Path
+from typing import Any
+
+from models.parsers import canonical_csv, jodie, lastfm_1k, spotify_account, spotify_extended
+from models.parsers.json_stream import NotJson, iter_json_records
+from models.parsers.report import UnusableInput
+from models.parsers.source import open_text
+
+FORMAT_NAMES = (
+    canonical_csv.FORMAT,
+    lastfm_1k.FORMAT,
+    jodie.FORMAT,
+    spotify_account.FORMAT,
+    spotify_extended.FORMAT,
+)
+SAMPLE_CHARS = 1 << 18
+SAMPLE_LINES = 20
+SAMPLE_RECORDS = 5
+
+
+def _json_records(head: str) -> list[dict[str, Any]] | None:
+    """The first objects of a JSON sample; ``None`` if the sample is not JSON."""
+    try:
+        records = itertools.islice(iter_json_records(io.StringIO(head)), SAMPLE_RECORDS)
+        return [r.value for r in records if isinstance(r.value, dict)]
+    except NotJson:
+        return None
+
+
+def guess_format(path: Path) -> str | None:
+    """The format of ``path``, or ``None`` when it is in none of the known formats.
+
+    Raises ``UnusableInput`` when the file cannot be opened or decompressed.
+    """
+    try:
+        with open_text(path) as text:
+            head = text.read(SAMPLE_CHARS)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+        raise UnusableInput(str(path), f"cannot be read ({error})") from None
+    if not head.strip():
+        return None
+    records = _json_records(head) if head.lstrip()[:1] in ("[", "{") else None
+    if records is not None:
+        if spotify_extended.looks_like(records, path.name):
+            return spotify_extended.FORMAT
+        if spotify_account.looks_like(records, path.name):
+            return spotify_account.FORMAT
+        return None
+    lines = head.splitlines(keepends=True)
+    if len(head) == SAMPLE_CHARS and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut short
+    lines = lines[:SAMPLE_LINES]
+    if canonical_csv.looks_like(lines):
+        return canonical_csv.FORMAT
+    if lastfm_1k.looks_like(lines):
+        return lastfm_1k.FORMAT
+    if jodie.looks_like(lines):
+        return jodie.FORMAT
+    return None
+
+
+def detect_format(path: Path | str) -> str:
+    """The format of ``path``; raises ``UnusableInput`` when it is missing or unknown."""
+    path = Path(path)
+    found = guess_format(path)
+    if found is None:
+        with open_text(path) as text:
+            if not text.read(SAMPLE_CHARS).strip():
+                raise UnusableInput(str(path), "is empty")
+        known = ", ".join(FORMAT_NAMES)
+        raise UnusableInput(str(path), f"format not recognised (known: {known}); give --format")
+    return found
