@@ -113,6 +113,8 @@ def ping(settings: ClusterSettings, timeout: float = 1.0) -> bool:
     if not process.port_open(settings.host, settings.redis_port, timeout=timeout):
         return False
     import redis  # the client library, not this module
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     client = redis.Redis(
         host=settings.host,
@@ -120,6 +122,9 @@ def ping(settings: ClusterSettings, timeout: float = 1.0) -> bool:
         password=settings.redis_password_value(),
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
+        # redis-py retries ConnectionError subclasses, AuthenticationError included (~4 s):
+        # a probe wants the first answer.
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         return bool(client.ping())
