@@ -184,6 +184,12 @@ def _wait_ready(settings: ClusterSettings, svc: _Service, pid: int, started: boo
     return time.monotonic() - t0
 
 
+def _password_note(settings: ClusterSettings) -> list[str]:
+    if redis.open_without_password(settings):
+        return ["WARNING: a password is set but this Redis answers without it"]
+    return []
+
+
 def _reused(svc: _Service, notes: list[str]) -> ServiceStatus:
     managed = process.managed_pid(svc.pid_file, svc.markers)
     pid = managed or process.listening_pid(svc.ports[0])
@@ -228,7 +234,7 @@ def up(settings: ClusterSettings | None = None, say: Say = _quiet) -> ClusterSta
                 k_started = True
 
         if r.answers():
-            redis_status = _reused(r, r_notes)
+            redis_status = _reused(r, r_notes + _password_note(settings))
         else:
             r_pid = process.managed_pid(r.pid_file, r.markers)
             r_started = r_pid is None
@@ -322,6 +328,8 @@ def status(settings: ClusterSettings | None = None) -> ClusterStatus:
         pid = managed or (process.listening_pid(svc.ports[0]) if is_up else None)
         if is_up and managed is None:
             notes.append("not started by encore")
+        if name == "redis" and is_up:
+            notes.extend(_password_note(settings))
         found[name] = ServiceStatus(
             name, is_up, pid, svc.ports, managed is not None,
             Action.RUNNING if is_up else Action.DOWN, svc.log, notes=tuple(notes),

@@ -145,3 +145,16 @@ def ping(settings: ClusterSettings, timeout: float = 1.0) -> bool:
         return False
     finally:
         client.close()
+
+
+def open_without_password(settings: ClusterSettings) -> bool:
+    """True when a password is configured but the Redis on the port answers without one.
+
+    A reused Redis (started before the password was set) would not protect anything.
+    """
+    if not settings.redis_password:
+        return False
+    try:
+        return ping(settings.model_copy(update={"redis_password": None}))
+    except RedisAuthError:
+        return False

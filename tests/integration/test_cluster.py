@@ -44,7 +44,7 @@ def _side_settings(tmp_path: Path, **overrides: object) -> ClusterSettings:
 def test_topics_exist_with_configured_partitions(cluster: ClusterSettings) -> None:
     topics = list_topics(cluster)
     assert topics[cluster.plays_topic] == cluster.plays_partitions == 8
-    assert topics[cluster.examples_topic] == cluster.plays_partitions
+    assert topics[cluster.examples_topic] == 1  # single-consumer trainer
     assert topics[cluster.dlq_topic] >= 1
     assert topics[cluster.snapshots_topic] == 1
     assert topic_config(cluster, cluster.snapshots_topic).get("cleanup.policy") == "compact"
@@ -132,6 +132,8 @@ def test_second_redis_with_password(cluster: ClusterSettings, tmp_path: Path) ->
         assert pid is not None and proc.is_alive(pid)
 
         assert local_redis.ping(side)
+        assert not local_redis.open_without_password(side)
+        assert not any("WARNING" in note for note in started.redis.notes)
         with pytest.raises(local_redis.RedisAuthError):
             local_redis.ping(side.model_copy(update={"redis_password": None}))
         with pytest.raises(local_redis.RedisAuthError):
