@@ -79,7 +79,7 @@ def resolve_format(name: str) -> str:
     key = name.strip().casefold().replace("_", "-")
     key = _ALIASES.get(key, key)
     if key not in PARSERS:
-        raise UnusableInput(name, f"unknown format (known: {', '.join(FORMAT_NAMES)})")
+        raise UnusableInput(f"--format {name}", f"unknown format (known: {', '.join(FORMAT_NAMES)})")
     return key
 
 
