@@ -4,6 +4,7 @@ metrics, the OpenAPI contract and the page. Real Redis: tests/integration/api.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -97,6 +98,7 @@ def stub() -> StubReader:
     return StubReader()
 
 
+@contextmanager
 def client_for(stub: StubReader, **settings: object) -> Iterator[TestClient]:
     app = create_app(ApiSettings(**settings), reader=stub)  # type: ignore[arg-type]
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -105,7 +107,8 @@ def client_for(stub: StubReader, **settings: object) -> Iterator[TestClient]:
 
 @pytest.fixture
 def client(stub: StubReader) -> Iterator[TestClient]:
-    yield from client_for(stub)
+    with client_for(stub) as client:
+        yield client
 
 
 def test_recommendations_happy_path(client: TestClient, stub: StubReader) -> None:
@@ -165,7 +168,7 @@ def test_422_gives_the_reason(client: TestClient, stub: StubReader, path: str, w
 
 
 def test_k_max_is_a_setting(stub: StubReader) -> None:
-    for client in client_for(stub, k_max=3):
+    with client_for(stub, k_max=3) as client:
         assert client.get("/v1/users/ana/recommendations?k=3").status_code == 200
         assert client.get("/v1/users/ana/recommendations?k=4").status_code == 422
 
@@ -221,7 +224,7 @@ def test_api_key_off_means_open_and_undeclared(client: TestClient) -> None:
 
 
 def test_api_key_on(stub: StubReader) -> None:
-    for client in client_for(stub, api_key=SecretStr("s3cret")):
+    with client_for(stub, api_key=SecretStr("s3cret")) as client:
         for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": ""}):
             r = client.get("/v1/users/ana/recommendations", headers=headers)
             assert r.status_code == 401, headers
@@ -279,7 +282,7 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
 
 
 def test_page_and_script_are_served(stub: StubReader) -> None:
-    for client in client_for(stub, page_refresh_s=2.5):
+    with client_for(stub, page_refresh_s=2.5) as client:
         page = client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert '<meta name="encore-refresh-ms" content="2500">' in page.text
