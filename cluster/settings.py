@@ -63,6 +63,8 @@ class ClusterSettings(BaseSettings):
     dlq_topic: str = "plays-dlq"
     dlq_partitions: int = Field(default=1, ge=1)
     examples_topic: str = "examples"
+    #: The trainer is the single consumer of `examples` and learns in one order.
+    examples_partitions: int = Field(default=1, ge=1)
     snapshots_topic: str = "model-snapshots"
     #: Prefix of every Redis key the project writes (DESIGN.md, "Redis contract").
     redis_prefix: str = "encore:"

@@ -5,7 +5,7 @@ project creates its topics itself. Creating is idempotent: an existing topic is 
 and one with fewer partitions than configured is grown (Kafka cannot shrink one).
 
 >>> [(t.name, t.partitions) for t in topic_specs(ClusterSettings())]
-[('plays', 8), ('plays-dlq', 1), ('examples', 8), ('model-snapshots', 1)]
+[('plays', 8), ('plays-dlq', 1), ('examples', 1), ('model-snapshots', 1)]
 >>> topic_specs(ClusterSettings())[-1].configs
 {'cleanup.policy': 'compact'}
 """
@@ -47,8 +47,8 @@ def topic_specs(settings: ClusterSettings) -> list[TopicSpec]:
     return [
         TopicSpec(settings.plays_topic, settings.plays_partitions),
         TopicSpec(settings.dlq_topic, settings.dlq_partitions),
-        # Co-partitioned with plays: same key (user_id), same partition count.
-        TopicSpec(settings.examples_topic, settings.plays_partitions),
+        # One partition by default: the trainer is a single consumer that learns in one order.
+        TopicSpec(settings.examples_topic, settings.examples_partitions),
         TopicSpec(settings.snapshots_topic, 1, {"cleanup.policy": "compact"}),
     ]
 

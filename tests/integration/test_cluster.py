@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from cluster import Action, ClusterSettings, ClusterStatus, down, status, up
 from cluster import process as proc
 from cluster import redis as local_redis
-from cluster.topics import list_topics, topic_config
+from cluster.topics import list_topics, topic_config, topic_specs
 from models.events import PlayEvent
 
 pytestmark = pytest.mark.integration
@@ -44,9 +44,10 @@ def _side_settings(tmp_path: Path, **overrides: object) -> ClusterSettings:
 def test_topics_exist_with_configured_partitions(cluster: ClusterSettings) -> None:
     topics = list_topics(cluster)
     assert topics[cluster.plays_topic] == cluster.plays_partitions == 8
-    assert topics[cluster.examples_topic] == 1  # single-consumer trainer
+    assert topics[cluster.examples_topic] == cluster.examples_partitions == 1  # one trainer
     assert topics[cluster.dlq_topic] >= 1
-    assert topics[cluster.snapshots_topic] == 1
+    for spec in topic_specs(cluster):
+        assert topics.get(spec.name) == spec.partitions, spec
     assert topic_config(cluster, cluster.snapshots_topic).get("cleanup.policy") == "compact"
 
 
