@@ -36,9 +36,13 @@ def _free_port() -> int:
         return port
 
 
-def _side_settings(tmp_path: Path, **overrides: object) -> ClusterSettings:
+def _side_settings(tmp_path: Path, password: str | None = None) -> ClusterSettings:
     """Same Kafka as the session's, but a second Redis on a free port under tmp_path."""
-    return ClusterSettings(local_dir=tmp_path / "local", redis_port=_free_port(), **overrides)
+    return ClusterSettings(
+        local_dir=tmp_path / "local",
+        redis_port=_free_port(),
+        redis_password=SecretStr(password) if password else None,
+    )
 
 
 def test_topics_exist_with_configured_partitions(cluster: ClusterSettings) -> None:
@@ -123,7 +127,7 @@ def test_redis_answers(cluster: ClusterSettings) -> None:
 
 def test_second_redis_with_password(cluster: ClusterSettings, tmp_path: Path) -> None:
     password = "pw-" + secrets.token_urlsafe(16)
-    side = _side_settings(tmp_path, redis_password=password)
+    side = _side_settings(tmp_path, password)
     started = up(side)
     try:
         assert started.redis.action is Action.STARTED
