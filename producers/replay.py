@@ -35,6 +35,8 @@ class ReplayStats:
     first_played_at: str | None = None
     last_played_at: str | None = None
     users: set[str] = field(default_factory=set, repr=False)
+    #: Event ids in the order sent (to check what comes back out of Kafka).
+    event_ids: list[str] = field(default_factory=list, repr=False)
 
     @property
     def rate(self) -> float:
@@ -81,6 +83,7 @@ def replay(
         send(play)
         stats.sent += 1
         stats.users.add(play.user_id)
+        stats.event_ids.append(play.event_id)
         if on_sent is not None:
             on_sent(stats.sent)
     stats.seconds = clock() - started
