@@ -45,7 +45,8 @@
 
   const fmtTime = (iso) => (iso ? iso.replace("T", " ").replace(/(\.\d+)?(\+00:00|Z)$/, "") : "–");
   const fmtDate = (sec) => new Date(sec * 1000).toISOString().slice(0, 10);
-  const fmtClock = (sec) => new Date(sec * 1000).toISOString().slice(11, 19);
+  const fmtClock = (sec, span) =>
+    new Date(sec * 1000).toISOString().slice(11, span < 10 ? 22 : 19);
 
   // ------------------------------------------------------------------ listeners
 
@@ -185,7 +186,8 @@
     for (let i = 0; i <= 3; i++) {
       const v = x0 + ((x1 - x0) * i) / 3;
       const anchor = i === 0 ? "start" : i === 3 ? "end" : "middle";
-      svg.appendChild(svgEl("text", { x: sx(v), y: H - 8, "text-anchor": anchor }, opts.xFormat(v)));
+      svg.appendChild(
+        svgEl("text", { x: sx(v), y: H - 8, "text-anchor": anchor }, opts.xFormat(v, x1 - x0)));
     }
     const d = usable.map((p, i) => `${i ? "L" : "M"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`);
     svg.appendChild(svgEl("path", { d: d.join(" "), class: "line", stroke: opts.color }));
