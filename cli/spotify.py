@@ -10,6 +10,7 @@ from datetime import datetime
 from types import FrameType
 
 import typer
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.panel import Panel
@@ -33,10 +34,10 @@ def _setup_logging(verbose: bool) -> None:
     handler.addFilter(redact.RedactingFilter())  # records of any logger, once more
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler],
                         format="%(message)s", force=True)
-    for noisy in ("kafka", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if not verbose:
-        logging.getLogger("spotipy").setLevel(logging.CRITICAL)  # we report its errors ourselves
+    # kafka-python, urllib3 and spotipy log every failed attempt; the poller reports
+    # failures itself (status lines, backoff warnings), so theirs show with -v only.
+    for noisy in ("kafka", "urllib3", "spotipy"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def _when(report: ListenerReport) -> str:
@@ -154,6 +155,9 @@ def register(app: typer.Typer) -> None:
             )
         except (SettingsError, ValueError) as exc:
             console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        except KafkaError as exc:
+            console.print(f"[red]Kafka is not reachable:[/] {exc} (try: encore cluster up)")
             raise typer.Exit(2) from None
 
         def on_term(signum: int, frame: FrameType | None) -> None:

@@ -35,7 +35,7 @@ class NeedsReauth(Exception):
     """The listener has no usable grant: someone must run ``encore auth`` again."""
 
 
-class TokenEndpointError(SpotifyOauthError):  # type: ignore[misc]
+class TokenEndpointError(SpotifyOauthError):
     """The accounts service refused or failed a token request; carries the HTTP status."""
 
     def __init__(self, status: int, error: str | None, description: str | None) -> None:
@@ -50,7 +50,7 @@ class TokenEndpointError(SpotifyOauthError):  # type: ignore[misc]
         return self.status >= 500 or self.status == 429
 
 
-class EncoreOAuth(SpotifyOAuth):  # type: ignore[misc]
+class EncoreOAuth(SpotifyOAuth):
     """spotipy's authorisation-code manager with our endpoints and no prompting."""
 
     def __init__(self, settings: SpotifySettings, cache: TokenCache, *, state: str | None = None):
@@ -78,6 +78,8 @@ class EncoreOAuth(SpotifyOAuth):  # type: ignore[misc]
 
     def _handle_oauth_error(self, http_error: requests.HTTPError) -> None:
         response = http_error.response
+        if response is None:
+            raise TokenEndpointError(599, type(http_error).__name__, None)
         error: str | None
         description: str | None
         try:
@@ -131,9 +133,9 @@ class _CallbackHandler(BaseHTTPRequestHandler):
             return
         query = parse_qs(url.query)
         result = self.server.result
-        result.code = (query.get("code") or [None])[0]
-        result.state = (query.get("state") or [None])[0]
-        result.error = (query.get("error") or [None])[0]
+        result.code = _first(query, "code")
+        result.state = _first(query, "state")
+        result.error = _first(query, "error")
         redact.register_secret(result.code)
         if result.error or not result.code:
             self._answer(400, f"Spotify said: {result.error or 'no code'}. You can close this tab.")
@@ -154,8 +156,13 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         log.debug("callback request: %s", redact.redact(format % args))
 
 
+def _first(query: dict[str, list[str]], key: str) -> str | None:
+    values = query.get(key)
+    return values[0] if values else None
+
+
 def wait_for_callback(
-    redirect_uri: str, timeout_s: float, ready: Callable[[], None] | None = None
+    redirect_uri: str, timeout_s: float, ready: Callable[[], object] | None = None
 ) -> CallbackResult:
     """Serve the redirect URI on loopback until Spotify's redirect arrives (or time out)."""
     parsed = urlparse(redirect_uri)
@@ -182,7 +189,7 @@ def authorise(
     settings: SpotifySettings,
     cache: TokenCache,
     *,
-    show_url: Callable[[str], None],
+    show_url: Callable[[str], object],
     timeout_s: float = 300.0,
 ) -> TokenInfo:
     """Run the whole authorisation-code flow for ``cache.listener``; return the stored grant.

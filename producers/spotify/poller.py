@@ -353,7 +353,7 @@ class Poller:
             raise Transient(f"Kafka: {type(exc).__name__}: {exc}") from exc
         lst.report.produced_last_cycle += len(plays)
         lst.report.produced_total += len(plays)
-        log.info("listener %s: produced %d plays", lst.name, len(plays))
+        log.debug("listener %s: produced %d plays", lst.name, len(plays))
 
     def _get_cursor(self, listener: str) -> int | None:
         try:

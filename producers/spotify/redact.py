@@ -26,7 +26,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"""(['"]?\b(?:access_token|refresh_token|code|client_secret|Authorization)"""
-            r"""['"]?\s*[:=]\s*['"]?)(?!\[REDACTED\])[^'"&\s,}]+"""
+            r"""['"]?\s*[:=]\s*['"]?)(?!\[REDACTED\]|Bearer\b|Basic\b)[^'"&\s,}]+"""
         ),
         rf"\1{REDACTED}",
     ),

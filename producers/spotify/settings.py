@@ -9,7 +9,7 @@ never a default, never in the repository and never printed.
 ('http://127.0.0.1:8888/callback', 'user-read-recently-played')
 >>> s.token_url
 'https://accounts.spotify.com/api/token'
->>> "secret" in repr(SpotifySettings(client_id="abc", client_secret="secret"))
+>>> "hunter2-value" in repr(SpotifySettings(client_id="abc", client_secret="hunter2-value"))
 False
 """
 

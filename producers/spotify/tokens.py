@@ -83,7 +83,7 @@ class ListenerTokenStore(Protocol):
     def listeners(self) -> list[str]: ...
 
 
-class TokenCache(CacheHandler):  # type: ignore[misc]
+class TokenCache(CacheHandler):
     """spotipy cache handler of one listener, validated through :class:`TokenInfo`."""
 
     listener: str

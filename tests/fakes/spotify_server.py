@@ -167,8 +167,8 @@ class FakeSpotify:
     @property
     def base_url(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     @property
     def api_base_url(self) -> str:

@@ -15,7 +15,6 @@ import random
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,11 +24,9 @@ from typing import Any
 import pytest
 import redis
 import requests
-from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
+from pydantic import SecretStr
 
 from cluster.settings import ClusterSettings
-from models.events import PlayEvent, make_event_id, track_key
 from producers.spotify.auth import authorise
 from producers.spotify.backoff import FakeClock
 from producers.spotify.poller import Poller, Status
@@ -41,68 +38,30 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.spotify_server import FakeSpotify, ScriptedPlay, make_plays  # noqa: E402
+from tests.fakes.poller_support import (  # noqa: E402
+    expected_ids,
+    free_port,
+    isolated_cluster,
+    read_topic,
+)
+from tests.fakes.spotify_server import FakeSpotify, make_plays  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
-PARTITIONS = 4
 
 
 @pytest.fixture
 def isolated(cluster: ClusterSettings) -> Iterator[ClusterSettings]:
     """The session's cluster with a topic and a Redis prefix of this test's own."""
-    run = uuid.uuid4().hex[:10]
-    settings = cluster.model_copy(
-        update={"plays_topic": f"test-poller-{run}", "redis_prefix": f"test-poller-{run}:"}
-    )
-    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers)
-    admin.create_topics([NewTopic(settings.plays_topic, PARTITIONS, 1)])
-    client = redis_client(settings)
-    try:
+    with isolated_cluster(cluster, "test-poller") as settings:
         yield settings
-    finally:
-        admin.delete_topics([settings.plays_topic])
-        admin.close()
-        keys = list(client.scan_iter(match=settings.redis_prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-def expected_ids(user: str, plays: list[ScriptedPlay]) -> list[str]:
-    """From the script alone, not through the poller's mapping."""
-    return [make_event_id(user, track_key(p.artist, p.name), p.played_at) for p in plays]
-
-
-def read_all(settings: ClusterSettings, deadline_s: float = 60.0) -> list[tuple[bytes, PlayEvent]]:
-    """Every message of the topic up to its end offsets (taken after all producers flushed)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        enable_auto_commit=False,
-        consumer_timeout_ms=1000,
-    )
-    try:
-        parts = [TopicPartition(settings.plays_topic, p) for p in range(PARTITIONS)]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
-        out: list[tuple[bytes, PlayEvent]] = []
-        deadline = time.monotonic() + deadline_s
-        while any(consumer.position(tp) < ends[tp] for tp in parts):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"read {len(out)} messages; topic end not reached in time")
-            for batch in consumer.poll(timeout_ms=500).values():
-                out.extend((m.key, PlayEvent.from_json(m.value)) for m in batch)
-        return out
-    finally:
-        consumer.close()
 
 
 def spotify_settings(fake: FakeSpotify, token_dir: Path, redirect_port: int) -> SpotifySettings:
     return SpotifySettings(
         client_id=fake.client_id,
-        client_secret=fake.client_secret,
+        client_secret=SecretStr(fake.client_secret),
         api_base_url=fake.api_base_url,
         accounts_base_url=fake.accounts_base_url,
         redirect_uri=f"http://127.0.0.1:{redirect_port}/callback",
@@ -111,14 +70,6 @@ def spotify_settings(fake: FakeSpotify, token_dir: Path, redirect_port: int) -> 
         backoff_cap_s=60.0,
         request_timeout_s=10,
     )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_poller_through_faults_and_a_restart_produces_each_play_exactly_once(
@@ -215,7 +166,7 @@ def _story(cluster: ClusterSettings, tmp_path: Path, fake: FakeSpotify, clock: F
     assert all(r.produced_total == 0 for r in reports.values()), reports
 
     # What Kafka holds: exactly the scripted plays, each once, keyed and ordered per listener.
-    messages = read_all(cluster)
+    messages = read_topic(cluster)
     got = [play.event_id for _, play in messages]
     want = expected_ids("ana", ana) + expected_ids("ben", ben)
     duplicates = [i for i, n in Counter(got).items() if n > 1]

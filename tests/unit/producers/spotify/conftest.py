@@ -11,41 +11,19 @@ from typing import Any
 
 import fakeredis
 import pytest
-from kafka.errors import KafkaTimeoutError
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[4]
 if str(ROOT) not in sys.path:  # make `tests.fakes` importable however pytest is launched
     sys.path.insert(0, str(ROOT))
 
-from models.events import PlayEvent  # noqa: E402
 from producers.spotify.backoff import FakeClock  # noqa: E402
 from producers.spotify.poller import Poller  # noqa: E402
 from producers.spotify.settings import SpotifySettings  # noqa: E402
 from producers.spotify.sinks import RedisCursorStore  # noqa: E402
 from producers.spotify.tokens import FileTokenStore, TokenInfo  # noqa: E402
+from tests.fakes.poller_support import MemorySink  # noqa: E402
 from tests.fakes.spotify_server import FakeSpotify  # noqa: E402
-
-
-class MemorySink:
-    """Records published batches; can be told to fail the next publishes like Kafka would."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[PlayEvent]] = []
-        self.fail_next = 0
-        self.closed = False
-
-    def publish(self, plays: Sequence[PlayEvent]) -> None:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise KafkaTimeoutError("scripted: broker did not acknowledge")
-        self.batches.append(list(plays))
-
-    def close(self) -> None:
-        self.closed = True
-
-    @property
-    def plays(self) -> list[PlayEvent]:
-        return [p for batch in self.batches for p in batch]
 
 
 def free_port() -> int:
@@ -69,7 +47,7 @@ def fake(clock: FakeClock) -> Iterator[FakeSpotify]:
 def settings(tmp_path: Path, fake: FakeSpotify) -> SpotifySettings:
     return SpotifySettings(
         client_id=fake.client_id,
-        client_secret=fake.client_secret,
+        client_secret=SecretStr(fake.client_secret),
         api_base_url=fake.api_base_url,
         accounts_base_url=fake.accounts_base_url,
         redirect_uri=f"http://127.0.0.1:{free_port()}/callback",

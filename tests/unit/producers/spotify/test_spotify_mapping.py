@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -74,7 +75,7 @@ def test_uri_is_built_from_the_id_when_missing_and_absent_for_local_files() -> N
 
 
 def test_bad_items_are_reported_by_field_without_their_values() -> None:
-    raw = [
+    raw: list[dict[str, Any]] = [
         item(),
         {"track": {"id": "x", "name": "No artists", "artists": []},
          "played_at": "2024-05-04T10:00:00Z"},

@@ -12,24 +12,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import MemorySink
 
-from models.events import make_event_id, track_key
 from producers.spotify.backoff import BackoffPolicy, FakeClock
 from producers.spotify.poller import Poller, Status
 from producers.spotify.sinks import RedisCursorStore
 from producers.spotify.tokens import FileTokenStore, TokenInfo
+from tests.fakes.poller_support import MemorySink, expected_ids
 from tests.fakes.spotify_server import FakeSpotify, ScriptedPlay, make_plays
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
 
 MakePoller = Callable[..., Poller]
 Grant = Callable[[str], TokenInfo]
-
-
-def expected_ids(user: str, plays: list[ScriptedPlay]) -> list[str]:
-    """Computed from the script, independently of the poller's mapping code."""
-    return [make_event_id(user, track_key(p.artist, p.name), p.played_at) for p in plays]
 
 
 def ids(sink: MemorySink, user: str | None = None) -> list[str]:

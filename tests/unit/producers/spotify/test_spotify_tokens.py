@@ -11,6 +11,7 @@ from pathlib import Path
 
 import fakeredis
 import pytest
+from pydantic import SecretStr
 
 from producers.spotify.settings import SettingsError, SpotifySettings, read_secret_file
 from producers.spotify.tokens import (
@@ -33,8 +34,8 @@ def open_umask() -> Iterator[None]:
 
 def token(n: int = 1) -> TokenInfo:
     return TokenInfo(
-        access_token=f"access-token-{n}-abcdef",
-        refresh_token=f"refresh-token-{n}-abcdef",
+        access_token=SecretStr(f"access-token-{n}-abcdef"),
+        refresh_token=SecretStr(f"refresh-token-{n}-abcdef"),
         expires_at=int(time.time()) + 3600,
         scope="user-read-recently-played",
     )
