@@ -215,7 +215,7 @@ def _v1_router(settings: ApiSettings) -> APIRouter:
 def _install_error_handlers(app: FastAPI, metrics: ApiMetrics) -> None:
     Handler = Callable[[Request, Any], Coroutine[Any, Any, JSONResponse]]
 
-    def handle(exc_type: type[BaseException] | tuple[type[BaseException], ...]) -> Callable[
+    def handle(exc_type: type[Exception] | tuple[type[Exception], ...]) -> Callable[
         [Handler], Handler
     ]:
         def register(fn: Handler) -> Handler:

@@ -60,6 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from redis.typing import EncodableT, FieldT
 
 from cluster.settings import ClusterSettings
 from models.events import MAX_TEXT, PlayEvent
@@ -362,7 +363,9 @@ class RecsWriter:
             pipe.delete(k.recs(user), k.reasons(user), k.meta(user))
             if one.items:
                 pipe.zadd(k.recs(user), {item.track_id: item.score for item in one.items})
-                reasons = {i.track_id: i.reason for i in one.items if i.reason is not None}
+                reasons: dict[FieldT, EncodableT] = {
+                    i.track_id: i.reason for i in one.items if i.reason is not None
+                }
                 if reasons:
                     pipe.hset(k.reasons(user), mapping=reasons)
             pipe.hset(
@@ -384,7 +387,7 @@ class RecsWriter:
         pipe = self.client.pipeline(transaction=False)
         n = 0
         for track in tracks:
-            mapping = {
+            mapping: dict[FieldT, EncodableT] = {
                 f: v for f, v in (("name", track.name), ("artist", track.artist)) if v is not None
             }
             if mapping:
@@ -408,7 +411,7 @@ class RecsWriter:
             return 0
         k = self.keys
         pipe = self.client.pipeline(transaction=False)
-        names: dict[str, dict[str, str]] = {}
+        names: dict[str, dict[FieldT, EncodableT]] = {}
         total = 0
         for user, user_plays in by_user.items():
             user_plays.sort(key=lambda p: p.played_at)
@@ -423,7 +426,7 @@ class RecsWriter:
             if with_tracks:
                 for p in user_plays:
                     fields = {"name": p.track_name, "artist": p.artist_name}
-                    known = {f: v for f, v in fields.items() if v}
+                    known: dict[FieldT, EncodableT] = {f: v for f, v in fields.items() if v}
                     if known:
                         names[p.track_id] = known
         for track_id, mapping in names.items():
@@ -440,7 +443,7 @@ class RecsWriter:
     ) -> None:
         """Replace ``model:latest`` (bytes, version, hmac, metrics) in one MULTI/EXEC."""
         when = published_at or datetime.now(UTC)
-        mapping: dict[str, str | bytes | int | float] = {
+        mapping: dict[FieldT, EncodableT] = {
             "bytes": snapshot.data,
             "version": snapshot.version,
             "hmac": snapshot.hmac,
@@ -491,7 +494,7 @@ class RecsWriter:
     def read_model_snapshot(self) -> ModelSnapshot | None:
         """The latest snapshot; call ``verify(key)`` before unpickling its bytes."""
         raw = self.client.hmget(self.keys.model_latest, ["version", "bytes", "hmac"])
-        version, data, mac = raw  # type: ignore[misc]
+        version, data, mac = raw
         if version is None or data is None or mac is None:
             return None
         payload = data if isinstance(data, bytes) else str(data).encode("latin-1")
@@ -637,8 +640,8 @@ class RecsReader:
         """The last ``limit`` points of ``model:history``, oldest first."""
         rows = await self.client.xrevrange(self.keys.model_history, count=limit)
         points = []
-        for _id, fields in reversed(rows):
-            f = {_str(key): _str(value) for key, value in fields.items()}
+        for _id, fields in reversed(rows or []):
+            f = {_str(key): _str(value) for key, value in (fields or {}).items()}
             points.append(
                 MetricsPoint(
                     event_time=float(f["event_time"]),
