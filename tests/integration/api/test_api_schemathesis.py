@@ -61,7 +61,7 @@ def test_schemathesis_finds_no_issue(
             "--seed", os.environ.get("ENCORE_SCHEMATHESIS_SEED", "20261125"),
             "--workers", "2",
             "--request-timeout", "5",
-            "--max-response-time", "2",
+            "--max-response-time", "4",
             "--report", "junit", "--report-dir", str(tmp_path / "st-report"),
         ]
         if api_key:
