@@ -71,6 +71,10 @@ MAX_ARTISTS = 2_000
 TALLY_TIMES = 64
 #: Value of a "seconds since" feature when there is no such event.
 NEVER_S = 400 * DAY
+#: Pair plays summed into the ACT-R activation (the most recent ones).
+ACTIVATION_TIMES = 32
+#: Activation of a pair never played (below any real value: 32 plays a year ago ~ -0.2).
+NO_ACTIVATION = -4.0
 
 #: Names of the features, in a fixed order (the columns of every batch).
 FEATURE_NAMES: tuple[str, ...] = (
@@ -82,13 +86,18 @@ FEATURE_NAMES: tuple[str, ...] = (
     "user_distinct_tracks",
     "user_replay_share",
     "user_since_prev_s",
+    "user_close_share",
     # (listener, track)
     "pair_plays",
     "pair_plays_1d",
     "pair_plays_7d",
     "pair_plays_30d",
+    "pair_plays_90d",
+    "pair_activation",
     "pair_since_last_s",
     "pair_since_first_s",
+    "pair_mean_gap_s",
+    "pair_user_plays_since_last",
     "pair_share_of_user",
     "pair_short_share",
     "pair_skip_share",
@@ -198,8 +207,9 @@ class Tally:
         return f"Tally(n={self.n}, first={self.first}, kept={len(self.times)})"
 
 
-#: One event of the lateness journal: (ts, track_id, artist key, counted?, ms, skipped).
-_Entry = tuple[float, str, str | None, bool, int | None, bool | None]
+#: One event of the lateness journal:
+#: (ts, track_id, artist key, counted?, ms, skipped, replay within the horizon?).
+_Entry = tuple[float, str, str | None, bool, int | None, bool | None, bool]
 
 
 def artist_key(artist_name: str | None) -> str | None:
@@ -216,6 +226,7 @@ class ListenerState:
         "artists",
         "journal",
         "latest",
+        "n_close",
         "n_distinct",
         "n_plays",
         "n_short",
@@ -233,6 +244,8 @@ class ListenerState:
         self.recent: list[float] = []
         self.n_plays = 0
         self.n_distinct = 0
+        #: Counted plays that replayed their track within the horizon of its previous play.
+        self.n_close = 0
         self.n_short = 0
         self.pairs: dict[str, Tally] = {}
         self.artists: dict[str, Tally] = {}
@@ -252,6 +265,7 @@ class ListenerState:
             "recent": self.recent,
             "n_plays": self.n_plays,
             "n_distinct": self.n_distinct,
+            "n_close": self.n_close,
             "n_short": self.n_short,
             "pairs": {k: t.to_list() for k, t in self.pairs.items()},
             "artists": {k: t.to_list() for k, t in self.artists.items()},
@@ -268,11 +282,12 @@ class ListenerState:
         s.recent = [float(x) for x in data["recent"]]
         s.n_plays = int(data["n_plays"])
         s.n_distinct = int(data["n_distinct"])
+        s.n_close = int(data["n_close"])
         s.n_short = int(data["n_short"])
         s.pairs = {k: Tally.from_list(v) for k, v in data["pairs"].items()}
         s.artists = {k: Tally.from_list(v) for k, v in data["artists"].items()}
         s.seen = {int(k): float(v) for k, v in data["seen"]}
-        s.journal = [(float(e[0]), e[1], e[2], bool(e[3]), e[4], e[5]) for e in data["journal"]]
+        s.journal = [(float(e[0]), e[1], e[2], bool(e[3]), e[4], e[5], bool(e[6])) for e in data["journal"]]
         return s
 
     def to_bytes(self) -> bytes:
@@ -318,6 +333,7 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
     n_after = len(recent) - hi  # counted plays later than ts (only when out of order)
     user_plays = state.n_plays - n_after
     n_distinct = state.n_distinct
+    n_close = state.n_close
     pair = state.pairs.get(track_id)
     art = state.artists.get(artist) if artist is not None else None
 
@@ -329,9 +345,10 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
     if ts < state.latest:
         # Out of order: take back every journalled event later than ts.
         later_new: set[str] = set()
-        for e_ts, e_track, e_artist, counted, _ms, skipped in state.journal:
+        for e_ts, e_track, e_artist, counted, _ms, skipped, close in state.journal:
             if e_ts <= ts:
                 continue
+            n_close -= int(close)
             if e_track == track_id:
                 if counted:
                     pair_n -= 1
@@ -358,15 +375,28 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
         plays_30d = plays_7d = plays_1d = 0
 
     if pair is not None and pair_n > 0:
-        last = pair.last_at_or_before(ts)
+        times = pair.times
+        p_hi = bisect_right(times, ts)
+        last = times[p_hi - 1] if p_hi else None
         since_last = ts - last if last is not None else NEVER_S
         since_first = ts - pair.first if pair.first <= ts else NEVER_S
-        p1 = pair.count_in(ts, DAY)
-        p7 = pair.count_in(ts, 7 * DAY)
-        p30 = pair.count_in(ts, 30 * DAY)
+        p1 = p_hi - bisect_right(times, ts - DAY)
+        p7 = p_hi - bisect_right(times, ts - 7 * DAY)
+        p30 = p_hi - bisect_right(times, ts - 30 * DAY)
+        p90 = p_hi - bisect_right(times, ts - 90 * DAY)
+        # ACT-R base-level activation over the most recent kept plays (decay 0.5, days).
+        act = 0.0
+        for t_i in times[max(0, p_hi - ACTIVATION_TIMES) : p_hi]:
+            act += ((ts - t_i) / DAY + 1.0 / 24.0) ** -0.5
+        activation = math.log(act) if act > 0 else NO_ACTIVATION
+        since_cut = max(last, ts - 30 * DAY) if last is not None else ts - 30 * DAY
+        user_since_last = hi - bisect_right(recent, since_cut)
+        mean_gap = min(since_first, NEVER_S) / pair_n
     else:
-        since_last = since_first = NEVER_S
-        p1 = p7 = p30 = 0
+        since_last = since_first = mean_gap = NEVER_S
+        p1 = p7 = p30 = p90 = 0
+        activation = NO_ACTIVATION
+        user_since_last = -1
     attempts = pair_n + pair_short
     hs, hc, ws, wc = _time_features(ts)
     return {
@@ -377,12 +407,17 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
         "user_distinct_tracks": float(n_distinct),
         "user_replay_share": 1.0 - n_distinct / user_plays if user_plays > 0 else 0.0,
         "user_since_prev_s": min(since_prev, 30 * DAY),
+        "user_close_share": n_close / user_plays if user_plays > 0 else 0.0,
         "pair_plays": float(pair_n),
         "pair_plays_1d": float(p1),
         "pair_plays_7d": float(p7),
         "pair_plays_30d": float(p30),
+        "pair_plays_90d": float(p90),
+        "pair_activation": activation,
         "pair_since_last_s": min(since_last, NEVER_S),
         "pair_since_first_s": min(since_first, NEVER_S),
+        "pair_mean_gap_s": mean_gap,
+        "pair_user_plays_since_last": float(user_since_last if user_since_last >= 0 else plays_30d + 1),
         "pair_share_of_user": pair_n / user_plays if user_plays > 0 else 0.0,
         "pair_short_share": pair_short / attempts if attempts else 0.0,
         "pair_skip_share": pair_skipped / pair_skip_known if pair_skip_known else 0.0,
@@ -430,13 +465,17 @@ def step(
     latest = max(state.latest, ts)
     features = features_at(state, track, artist, ts) if counted else None
 
-    state.seen[key] = ts
-    state.latest = latest
-    state.journal.append((ts, track, artist, counted, play.ms_played, play.skipped))
-
     pair = state.pairs.get(track)
     if pair is None:
         pair = state.pairs[track] = Tally()
+    close = False
+    if counted and pair.n:
+        prev = pair.last_at_or_before(ts)
+        close = prev is not None and 0 < ts - prev <= cfg.horizon_days * DAY
+    state.seen[key] = ts
+    state.latest = latest
+    state.journal.append((ts, track, artist, counted, play.ms_played, play.skipped, close))
+    state.n_close += int(close)
     if play.skipped is not None:
         pair.n_skip_known += 1
         pair.n_skipped += int(play.skipped)
