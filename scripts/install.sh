@@ -10,7 +10,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v docker-compose >/dev/null || need_apt+=(docker-compose)
-if [ "${ENCORE_BROWSER_TESTS:-1}" = 1 ] && ! command -v chromium >/dev/null; then need_apt+=(chromium); fi
+if [ "${ENCORE_BROWSER_TESTS:-1}" = 1 ] && ! command -v chromium >/dev/null; then need_apt+=(chromium fonts-dejavu-core); fi
 if ((${#need_apt[@]})); then
   echo ">> apt-get install ${need_apt[*]}"
   apt-get update -qq
