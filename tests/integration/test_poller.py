@@ -159,6 +159,15 @@ def _story(cluster: ClusterSettings, tmp_path: Path, fake: FakeSpotify, clock: F
     for secret in [fake.client_secret, *fake.stats.issued_secrets]:
         assert secret not in output
 
+    # A listener nobody authorised: reported with the fix, exit code 1, nothing produced.
+    ghost = subprocess.run(
+        [str(encore), "poll", "--once", "--listener", "ghost"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert ghost.returncode == 1, ghost.stdout + ghost.stderr
+    assert "needs-reauth" in ghost.stdout
+    assert "encore auth --listener ghost" in " ".join(ghost.stdout.split())
+
     # 4. A third poller: nothing new, nothing produced again.
     third = poller()
     reports = third.run(once=True)

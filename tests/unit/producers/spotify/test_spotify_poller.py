@@ -320,3 +320,17 @@ def test_unreadable_items_are_skipped_counted_and_do_not_stall(
     assert report.rejected_total == 1
     assert ids(sink) == expected_ids("ana", good)
     assert cursors.get("ana") == broken.ms  # stepped past it with Spotify's cursor
+
+
+def test_a_401_after_a_successful_refresh_means_reauth_not_a_loop(
+    fake: FakeSpotify, authorised: Grant, make_poller: MakePoller, sink: MemorySink,
+    cursors: RedisCursorStore,
+) -> None:
+    authorised("ana")
+    fake.add_plays("ana", make_plays(4, start=START))
+    fake.fail_next(401, count=2)  # the refreshed token is refused too
+    report = make_poller(["ana"]).run(once=True)["ana"]
+    assert report.status is Status.NEEDS_REAUTH
+    assert fake.stats.token_grants.get("refresh_token") == 1
+    assert fake.stats.recently_played_requests == 2
+    assert sink.plays == [] and cursors.get("ana") is None
