@@ -109,19 +109,24 @@ def _records(stream: TextIO) -> Iterator[tuple[int, list[str] | str]]:
         record = text
         while True:
             try:
-                yield number, next(csv.reader([record], strict=True))
-                break
+                fields = next(csv.reader([record], strict=True))
             except csv.Error as error:
-                if "unexpected end of data" not in str(error):
+                more = None
+                if "unexpected end of data" in str(error) and len(taken) < MAX_RECORD_LINES:
+                    more = next_line()
+                if more is not None:
+                    taken.append(more)
+                    record += more[1]
+                    continue
+                if len(taken) == 1 and "unexpected end of data" not in str(error):
                     yield number, f"malformed CSV ({error})"
-                    break
-                more = next_line() if len(taken) < MAX_RECORD_LINES else None
-                if more is None:
-                    yield number, "quoted field never closed"
+                else:
+                    # Only this line is lost: the lines a stray quote pulled in are read again.
+                    yield number, "a quoted field opened on this line is not closed properly"
                     pushback.extend(reversed(taken[1:]))
-                    break
-                taken.append(more)
-                record += more[1]
+            else:
+                yield number, fields
+            break
 
 
 def _whole(text: str, name: str) -> int | None:
