@@ -217,6 +217,7 @@ class Poller:
         interval = self.settings.poll_interval_s
         if report.status is Status.NEEDS_REAUTH and not self._grant_changed(lst):
             lst.next_due = self.clock.now() + interval
+            lst.done = once
             return
         try:
             self._cycle(lst)
@@ -246,6 +247,11 @@ class Poller:
             lst.next_due = self.clock.now() + interval
             lst.done = once
             log.error("listener %s needs re-authorisation: %s", lst.name, exc)
+        except Exception as exc:  # a bug or a surprise must not stop the other listeners
+            self._failed(lst, once, Status.BACKING_OFF, f"unexpected {type(exc).__name__}")
+            delay = self.policy.delay(report.failures_in_a_row - 1, self.rng)
+            lst.next_due = self.clock.now() + delay
+            log.exception("listener %s: unexpected error; retry in %.1f s", lst.name, delay)
         else:
             report.status = Status.OK
             report.failures_in_a_row = 0

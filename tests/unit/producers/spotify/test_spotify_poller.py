@@ -334,3 +334,38 @@ def test_a_401_after_a_successful_refresh_means_reauth_not_a_loop(
     assert fake.stats.token_grants.get("refresh_token") == 1
     assert fake.stats.recently_played_requests == 2
     assert sink.plays == [] and cursors.get("ana") is None
+
+
+def test_a_second_once_run_skips_a_listener_still_needing_auth(
+    fake: FakeSpotify, authorised: Grant, make_poller: MakePoller, sink: MemorySink,
+) -> None:
+    authorised("ben")
+    fake.add_plays("ben", make_plays(3, start=START))
+    poller = make_poller(["ghost", "ben"])
+    for _ in range(2):  # must terminate both times
+        reports = poller.run(once=True)
+        assert reports["ghost"].status is Status.NEEDS_REAUTH
+        assert reports["ben"].status is Status.OK
+    assert len(sink.plays) == 3
+
+
+def test_an_unexpected_error_is_retried_not_fatal(
+    fake: FakeSpotify, authorised: Grant, make_poller: MakePoller, sink: MemorySink,
+    cursors: RedisCursorStore, caplog: pytest.LogCaptureFixture,
+) -> None:
+    authorised("ana")
+    fake.add_plays("ana", make_plays(3, start=START))
+    calls = {"n": 0}
+    real_get = cursors.get
+
+    def flaky_get(listener: str) -> int | None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("surprise")
+        return real_get(listener)
+
+    cursors.get = flaky_get  # type: ignore[method-assign]
+    report = make_poller(["ana"]).run(once=True)["ana"]
+    assert report.status is Status.OK
+    assert len(sink.plays) == 3
+    assert any("unexpected" in r.getMessage() for r in caplog.records)
