@@ -74,6 +74,14 @@ def text_field(record: dict[str, Any], key: str) -> str | None:
     return value if value.strip() else None
 
 
+def username(record: dict[str, Any]) -> str | None:
+    """A Spotify row's ``username`` (text, or a number written without quotes), if any."""
+    value = record.get("username")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text_field(record, "username")
+
+
 def name_key(artist_name: str, track_name: str) -> str:
     """`track_key` of the names; ``ValueError`` when they hold bytes that are not UTF-8."""
     try:

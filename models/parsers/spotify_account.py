@@ -37,7 +37,7 @@ from typing import Any, TextIO
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
 from models.parsers.json_stream import iter_objects
-from models.parsers.records import build_event, name_key, parse_timestamp, text_field, whole_ms
+from models.parsers.records import build_event, name_key, parse_timestamp, text_field, username, whole_ms
 from models.parsers.report import NO_TRACK, PODCAST, Reject, Skip
 
 FORMAT = "spotify-account"
@@ -64,7 +64,7 @@ def _play(record: dict[str, Any], ctx: ParseContext, seen: _Seen) -> PlayEvent |
         track = text_field(record, "trackName")
         stamp = text_field(record, "endTime")
         ms_played = whole_ms(record.get("msPlayed"), "msPlayed")
-        user = text_field(record, "username") or ctx.fallback_user
+        user = username(record) or ctx.fallback_user
     except ValueError as error:
         return str(error)
     if artist is None or track is None:

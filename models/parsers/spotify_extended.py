@@ -37,7 +37,7 @@ from typing import Any, TextIO
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
 from models.parsers.json_stream import iter_objects
-from models.parsers.records import build_event, name_key, parse_timestamp, text_field, whole_ms
+from models.parsers.records import build_event, name_key, parse_timestamp, text_field, username, whole_ms
 from models.parsers.report import AUDIOBOOK, EPISODE, NO_TRACK, Reject, Skip
 
 FORMAT = "spotify-extended"
@@ -88,7 +88,7 @@ def _play(record: dict[str, Any], ctx: ParseContext) -> PlayEvent | Skip | str:
             return Skip(NO_TRACK)
         stamp = text_field(record, "ts")
         ms_played = whole_ms(record.get("ms_played"))
-        user = text_field(record, "username") or ctx.fallback_user
+        user = username(record) or ctx.fallback_user
         uri = text_field(record, "spotify_track_uri")
     except ValueError as error:
         return str(error)
