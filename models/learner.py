@@ -68,6 +68,9 @@ class Prepare(base.Transformer):
     def transform_many(self, X: pd.DataFrame) -> pd.DataFrame:
         return prepare_frame(X)
 
+    def learn_many(self, X: pd.DataFrame) -> None:
+        """Stateless: nothing to learn."""
+
 
 def make_model(kind: str = "logreg", **params: Any) -> compose.Pipeline:
     """A fresh online model: ``prepare | StandardScaler | classifier``.
@@ -123,13 +126,17 @@ class DelayedLearner:
         The label horizon in seconds.
     """
 
-    def __init__(self, model: Any = None, *, horizon_s: float = 30 * 86_400.0) -> None:
+    def __init__(self, model: Any = None, *, horizon_s: float = 30 * 86_400.0, batch_size: int = 1) -> None:
         self.model = make_model() if model is None else model
         self.horizon_s = horizon_s
+        #: Learn in mini-batches of this many closed examples (``learn_many``); 1 means
+        #: ``learn_one`` per example.
+        self.batch_size = batch_size
         self.watermark = -math.inf
         #: Examples learnt so far.
         self.n_learnt = 0
         self._buffer: list[tuple[float, int, Example]] = []
+        self._closed: list[Example] = []
         self._seq = 0
 
     def predict_proba_one(self, x: Features) -> float:
@@ -155,21 +162,42 @@ class DelayedLearner:
             heapq.heappush(self._buffer, (ex.ts + self.horizon_s, self._seq, ex))
 
     def advance(self, watermark: float) -> int:
-        """Move the watermark; learn every buffered example whose horizon closed.
+        """Move the watermark; learn the buffered examples whose horizon closed.
 
-        Returns the number of examples learnt now, oldest play first.
+        With ``batch_size > 1`` closed examples are learnt once a full batch has
+        closed. Returns the number of examples learnt now, oldest play first.
         """
         if watermark > self.watermark:
             self.watermark = watermark
         buf = self._buffer
-        learn = self.model.learn_one
-        n = 0
+        if not buf or buf[0][0] >= self.watermark:
+            return 0
+        if self.batch_size <= 1:
+            learn = self.model.learn_one
+            n = 0
+            while buf and buf[0][0] < self.watermark:
+                ex = heapq.heappop(buf)[2]
+                learn(ex.features, ex.label)
+                n += 1
+            self.n_learnt += n
+            return n
+        closed = self._closed
         while buf and buf[0][0] < self.watermark:
-            ex = heapq.heappop(buf)[2]
-            learn(ex.features, ex.label)
-            n += 1
-        self.n_learnt += n
-        return n
+            closed.append(heapq.heappop(buf)[2])
+        if len(closed) < self.batch_size:
+            return 0
+        return self.flush()
+
+    def flush(self) -> int:
+        """Learn the closed examples waiting for a full mini-batch now."""
+        closed, self._closed = self._closed, []
+        if not closed:
+            return 0
+        frame = pd.DataFrame([ex.features for ex in closed])
+        target = pd.Series([ex.label for ex in closed], index=frame.index)
+        self.model.learn_many(frame, target)
+        self.n_learnt += len(closed)
+        return len(closed)
 
     @property
     def waiting(self) -> int:

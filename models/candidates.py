@@ -1,0 +1,240 @@
+"""Candidate tracks for a listener, each with the reason it was picked.
+
+Three sources: the listener's own recent and frequent tracks (from their
+:class:`~models.features.ListenerState`), tracks co-listened with those
+(:class:`CoListen`: item-item counts within listening sessions, bounded per item)
+and trending tracks (:class:`Trending`: time-decayed play counts). A listener with no
+counted play gets trending tracks, reason ``trending``. :func:`candidate_frame`
+computes every candidate's features as of now, from the listener's state only, so
+the scorer scores them in one ``predict_proba_many`` batch.
+
+>>> from datetime import datetime, timedelta, UTC
+>>> from models.events import PlayEvent
+>>> from models.features import ListenerState, step
+>>> t0 = datetime(2024, 3, 1, tzinfo=UTC)
+>>> colisten, trending = CoListen(), Trending()
+>>> states = {}
+>>> for i, (user, track) in enumerate([("ana", "a"), ("ana", "b"), ("bo", "a"), ("bo", "c")]):
+...     play = PlayEvent(user_id=user, track_id=track, played_at=t0 + timedelta(minutes=i))
+...     states[user], _ = step(states.get(user) or ListenerState(user), play)
+...     colisten.observe(play.user_id, play.track_id, play.ts)
+...     trending.observe(play.track_id, play.ts)
+>>> now = (t0 + timedelta(hours=1)).timestamp()
+>>> [(c.track_id, c.reason) for c in candidates(states["ana"], colisten, trending, now)]
+[('b', 'recent'), ('a', 'recent'), ('c', 'co-listened')]
+>>> [(c.track_id, c.reason) for c in candidates(None, colisten, trending, now)][:2]
+[('a', 'trending'), ('c', 'trending')]
+>>> frame = candidate_frame(states["ana"], ["a", "c"], now)
+>>> frame["pair_plays"].to_dict()
+{'a': 1.0, 'c': 0.0}
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from models.features import DAY, FEATURE_NAMES, ListenerState, artist_key, features_at
+
+Reason = Literal["recent", "frequent", "co-listened", "trending"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    track_id: str
+    reason: Reason
+
+
+class CoListen:
+    """Item-item co-listen counts within sessions, bounded per item.
+
+    Each play is paired with the listener's previous ``window`` distinct tracks of the
+    same session (no gap over ``session_gap_s``). Per item at most
+    ``max_neighbours`` neighbours are kept: when full, the weakest half is dropped
+    (counts are then lower bounds, the strong neighbours survive).
+
+    >>> co = CoListen(window=2)
+    >>> for i, t in enumerate(["a", "b", "c", "a"]):
+    ...     co.observe("ana", t, 60.0 * i)
+    >>> co.neighbours("a")
+    [('b', 2), ('c', 2)]
+    """
+
+    def __init__(self, *, max_neighbours: int = 100, window: int = 5, session_gap_s: float = 1800.0) -> None:
+        self.max_neighbours = max_neighbours
+        self.window = window
+        self.session_gap_s = session_gap_s
+        self.counts: dict[str, dict[str, int]] = {}
+        #: Per listener: the last tracks of the current session, (ts, track_id).
+        self.sessions: dict[str, deque[tuple[float, str]]] = {}
+
+    def observe(self, user_id: str, track_id: str, ts: float) -> None:
+        session = self.sessions.get(user_id)
+        if session is None:
+            session = self.sessions[user_id] = deque(maxlen=self.window)
+        if session and ts - session[-1][0] > self.session_gap_s:
+            session.clear()
+        for _, other in session:
+            if other != track_id:
+                self._bump(track_id, other)
+                self._bump(other, track_id)
+        session = deque([(t, x) for t, x in session if x != track_id], maxlen=self.window)
+        session.append((ts, track_id))
+        self.sessions[user_id] = session
+
+    def _bump(self, a: str, b: str) -> None:
+        row = self.counts.get(a)
+        if row is None:
+            row = self.counts[a] = {}
+        row[b] = row.get(b, 0) + 1
+        if len(row) > self.max_neighbours:
+            keep = heapq.nlargest(self.max_neighbours // 2, row.items(), key=lambda kv: kv[1])
+            self.counts[a] = dict(keep)
+
+    def neighbours(self, track_id: str, k: int = 20) -> list[tuple[str, int]]:
+        """The ``k`` tracks most co-listened with ``track_id`` (ties by id)."""
+        row = self.counts.get(track_id, {})
+        return sorted(row.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+class Trending:
+    """Time-decayed play counts per track (half-life ``half_life_s``), bounded.
+
+    >>> tr = Trending(half_life_s=10.0)
+    >>> tr.observe("a", 0.0); tr.observe("b", 10.0)
+    >>> [(t, round(s, 2)) for t, s in tr.top(2, now=10.0)]
+    [('b', 1.0), ('a', 0.5)]
+    """
+
+    def __init__(self, *, half_life_s: float = 7 * DAY, capacity: int = 10_000) -> None:
+        self.half_life_s = half_life_s
+        self.capacity = capacity
+        #: track -> log2 of its decayed count at time 0 (so no value ever needs rescaling).
+        self.log_score: dict[str, float] = {}
+
+    def observe(self, track_id: str, ts: float, weight: float = 1.0) -> None:
+        add = math.log2(weight) + ts / self.half_life_s
+        old = self.log_score.get(track_id)
+        if old is None:
+            self.log_score[track_id] = add
+        else:
+            hi, lo = max(old, add), min(old, add)
+            self.log_score[track_id] = hi + math.log2(1.0 + 2.0 ** (lo - hi))
+        if len(self.log_score) > self.capacity + self.capacity // 8:
+            keep = heapq.nlargest(self.capacity, self.log_score.items(), key=lambda kv: kv[1])
+            self.log_score = dict(keep)
+
+    def top(self, k: int, now: float) -> list[tuple[str, float]]:
+        """The ``k`` hottest tracks with their decayed counts at ``now``."""
+        best = heapq.nlargest(k, self.log_score.items(), key=lambda kv: (kv[1], kv[0]))
+        return [(t, 2.0 ** (s - now / self.half_life_s)) for t, s in best]
+
+
+def candidates(
+    state: ListenerState | None,
+    colisten: CoListen,
+    trending: Trending,
+    now: float,
+    *,
+    n_recent: int = 20,
+    n_frequent: int = 20,
+    n_colisten: int = 30,
+    n_trending: int = 20,
+) -> list[Candidate]:
+    """Candidates for one listener, each once, with the first reason that found it.
+
+    Order of reasons: ``recent``, ``frequent``, ``co-listened``, ``trending``. A
+    listener without counted plays (``state`` is ``None`` or empty) gets trending only.
+    """
+    out: dict[str, Reason] = {}
+    if state is not None and state.n_plays > 0:
+        played = [(k, t) for k, t in state.pairs.items() if t.n > 0]
+        recent = heapq.nlargest(n_recent, played, key=lambda kv: (kv[1].times[-1], kv[0]))
+        for track, _ in recent:
+            out.setdefault(track, "recent")
+        frequent = heapq.nlargest(n_frequent, played, key=lambda kv: (kv[1].n, kv[0]))
+        for track, _ in frequent:
+            out.setdefault(track, "frequent")
+        seeds = list(out)
+        pooled: dict[str, int] = {}
+        for seed in seeds:
+            for other, count in colisten.neighbours(seed, n_colisten):
+                pooled[other] = pooled.get(other, 0) + count
+        for other, _ in sorted(pooled.items(), key=lambda kv: (-kv[1], kv[0]))[:n_colisten]:
+            out.setdefault(other, "co-listened")
+        for track, _ in trending.top(n_trending, now):
+            out.setdefault(track, "trending")
+    else:
+        for track, _ in trending.top(n_trending, now):
+            out.setdefault(track, "trending")
+    return [Candidate(t, r) for t, r in out.items()]
+
+
+class CandidateSource:
+    """Co-listen and trending counts fed by every play, and candidates built from them.
+
+    What the scorer holds: :meth:`observe` each play, then :meth:`for_listener` and
+    :meth:`features` for the listeners due for scoring.
+
+    >>> from datetime import datetime, UTC
+    >>> from models.events import PlayEvent
+    >>> source = CandidateSource()
+    >>> source.observe(PlayEvent(user_id="bo", track_id="x",
+    ...                          played_at=datetime(2024, 1, 1, tzinfo=UTC)))
+    >>> cands, cold = source.for_listener(None, now=1704067200.0)
+    >>> [(c.track_id, c.reason) for c in cands], cold
+    ([('x', 'trending')], True)
+    """
+
+    def __init__(self, colisten: CoListen | None = None, trending: Trending | None = None) -> None:
+        self.colisten = colisten or CoListen()
+        self.trending = trending or Trending()
+        #: track id -> artist name, where plays named one (for artist features).
+        self.artists: dict[str, str] = {}
+
+    def observe(self, play: Any) -> None:
+        """Count one counted play (a :class:`~models.events.PlayEvent`)."""
+        ts = play.ts
+        self.colisten.observe(play.user_id, play.track_id, ts)
+        self.trending.observe(play.track_id, ts)
+        if play.artist_name:
+            self.artists[play.track_id] = play.artist_name
+
+    def for_listener(self, state: ListenerState | None, now: float) -> tuple[list[Candidate], bool]:
+        """(candidates, cold start?) for one listener as of ``now``."""
+        cold = state is None or state.n_plays == 0
+        return candidates(state, self.colisten, self.trending, now), cold
+
+    def features(
+        self, state: ListenerState | None, cands: Iterable[Candidate], now: float
+    ) -> list[dict[str, float]]:
+        """Features as of ``now`` of each candidate, in order (rows for one batch)."""
+        base = state if state is not None else ListenerState("")
+        return [features_at(base, c.track_id, artist_key(self.artists.get(c.track_id)), now) for c in cands]
+
+
+def candidate_frame(
+    state: ListenerState | None,
+    tracks: Iterable[str],
+    now: float,
+    artists: Mapping[str, str] | None = None,
+    user_id: str = "",
+) -> pd.DataFrame:
+    """Features of (listener, track) as of ``now`` for each track: one row per track,
+    indexed by track id, columns :data:`~models.features.FEATURE_NAMES`.
+
+    ``artists`` maps track ids to artist names where known.
+    """
+    base = state if state is not None else ListenerState(user_id)
+    tracks = list(tracks)
+    rows: list[dict[str, Any]] = []
+    for track in tracks:
+        artist = artist_key(artists.get(track)) if artists is not None else None
+        rows.append(features_at(base, track, artist, now))
+    return pd.DataFrame(rows, index=pd.Index(tracks, name="track_id"), columns=list(FEATURE_NAMES))
