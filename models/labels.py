@@ -141,20 +141,23 @@ class Labeller:
     states
         Where the per-listener :class:`LabelState` live (a dict by default; a Faust
         table works). The deadline index is rebuilt from them.
+    max_event_time
+        Highest event time already seen, when resuming (it sets the watermark).
     """
 
     def __init__(
         self,
         settings: ModelSettings | None = None,
         states: MutableMapping[str, LabelState] | None = None,
+        max_event_time: float | None = None,
     ) -> None:
         cfg = settings or ModelSettings()
         self.horizon_s = cfg.horizon_days * DAY
         self.lateness_s = float(cfg.allowed_lateness_s)
         self.states: MutableMapping[str, LabelState] = {} if states is None else states
         #: Highest event time observed, and the watermark it implies.
-        self.max_event_time = -math.inf
-        self.watermark = -math.inf
+        self.max_event_time = -math.inf if max_event_time is None else max_event_time
+        self.watermark = self.max_event_time - self.lateness_s
         #: Plays older than the watermark when they arrived.
         self.n_late = 0
         self.n_positive = 0

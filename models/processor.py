@@ -54,17 +54,22 @@ class Processed:
 
 
 class PlayProcessor:
-    """Features and labels for a stream of plays of many listeners, in arrival order."""
+    """Features and labels for a stream of plays of many listeners, in arrival order.
+
+    To resume (a restarted worker), pass the saved per-listener states and the
+    highest event time seen (``labeller.max_event_time``): the watermark follows it.
+    """
 
     def __init__(
         self,
         settings: ModelSettings | None = None,
         feature_states: MutableMapping[str, ListenerState] | None = None,
         label_states: MutableMapping[str, LabelState] | None = None,
+        max_event_time: float | None = None,
     ) -> None:
         self.settings = settings or ModelSettings()
         self.features: MutableMapping[str, ListenerState] = {} if feature_states is None else feature_states
-        self.labeller = Labeller(self.settings, label_states)
+        self.labeller = Labeller(self.settings, label_states, max_event_time)
         self.counts: Counter[str] = Counter()
 
     @property

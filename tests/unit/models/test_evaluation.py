@@ -1,0 +1,91 @@
+"""`encore evaluate`'s protocol and JSON on a small slice of the bundled Last.fm plays."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from cli.evaluate import register
+from models.evaluation import evaluate
+from models.parsers import parse_paths
+
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"
+KEYS = {
+    "plays",
+    "labelled",
+    "positive_rate",
+    "online_auc",
+    "online_auc_test",
+    "online_logloss_test",
+    "sklearn_logreg_auc_test",
+    "lightgbm_auc_test",
+    "heuristic_auc_test",
+    "plays_per_second",
+}
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not DATA.exists():
+        pytest.skip(f"bundled data not found at {DATA}")
+    path = tmp_path_factory.mktemp("eval") / "slice.tsv.gz"
+    with gzip.open(DATA, "rt") as src, gzip.open(path, "wt") as dst:
+        for i, line in enumerate(src):
+            if i % 10 == 0:  # every 10th play: the whole 394 days, 13k plays
+                dst.write(line)
+    return path
+
+
+def test_evaluate_json_has_the_protocol_keys(small_file: Path) -> None:
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def noop() -> None:  # a second command keeps typer from flattening `evaluate`
+        """Unused."""
+
+    result = CliRunner().invoke(app, ["evaluate", str(small_file), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) >= KEYS
+    assert data["plays"] == 12_931
+    assert 0 < data["labelled"] < data["plays"]
+    assert set(data["heuristic_auc_test"]) == {"pair_plays", "recency", "pair_plays_30d"}
+    for key in ("online_auc", "online_auc_test", "sklearn_logreg_auc_test", "lightgbm_auc_test"):
+        assert 0.5 < data[key] <= 1.0, key
+    assert data["plays_per_second"] > 0
+
+
+def test_protocol_split_and_report_material(small_file: Path) -> None:
+    plays = parse_paths([small_file]).events
+    result = evaluate(plays)
+    horizon = 30 * 86_400
+    test = result.test_predictions
+    assert len(test) == result.test_size > 0
+    assert (test["ts"] > result.split_time).all()
+    assert {"online", "sklearn_logreg", "lightgbm", "recency", "label"} <= set(test.columns)
+    assert result.train_size > 0 and result.split_time is not None
+    # Batch models never train on a label unknown at the split: train plays end a
+    # horizon before it, and the test window starts after it.
+    assert result.online_auc_over_time and result.lightgbm_importance
+    assert result.online_weights
+    assert max(p.ts for p in plays) - horizon >= test["ts"].max()
+
+
+def test_nothing_to_evaluate_is_an_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def noop() -> None:
+        """Unused."""
+
+    result = CliRunner().invoke(app, ["evaluate", str(empty), "--json"])
+    assert result.exit_code != 0

@@ -1,0 +1,179 @@
+"""Feature state: no leakage, exact out-of-order handling, serialisation, bounds."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models import features as F
+from models.events import PlayEvent
+from models.features import FEATURE_NAMES, ListenerState, features_at, step
+from models.processor import PlayProcessor
+from models.settings import ModelSettings
+
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+LATENESS = 3600
+SETTINGS = ModelSettings(allowed_lateness_s=LATENESS)
+
+# One raw event: (listener, track, artist or None, seconds after T0, ms_played or None, skipped)
+raw_event = st.tuples(
+    st.sampled_from(["ana", "bo"]),
+    st.sampled_from(["a", "b", "c", "d"]),
+    st.sampled_from([None, "X", "Y"]),
+    st.integers(min_value=0, max_value=90 * 86_400),
+    st.sampled_from([None, None, 200_000, 10_000]),
+    st.sampled_from([None, True, False]),
+)
+
+
+def to_play(ev: tuple[str, str, str | None, int, int | None, bool | None]) -> PlayEvent:
+    user, track, artist, seconds, ms, skipped = ev
+    return PlayEvent(
+        user_id=user,
+        track_id=track,
+        artist_name=artist,
+        played_at=T0 + timedelta(seconds=seconds),
+        ms_played=ms,
+        skipped=skipped,
+    )
+
+
+def arrival_order(plays: list[PlayEvent], seed: int) -> list[PlayEvent]:
+    """Sorted by time, then neighbours swapped at random when within the lateness."""
+    out = sorted(plays, key=lambda p: p.ts)
+    rng = random.Random(seed)
+    for i in range(len(out) - 1):
+        if rng.random() < 0.3 and out[i + 1].ts - out[i].ts <= LATENESS:
+            out[i], out[i + 1] = out[i + 1], out[i]
+    return out
+
+
+def features_by_event(plays: list[PlayEvent]) -> dict[str, dict[str, float] | None]:
+    proc = PlayProcessor(SETTINGS)
+    out: dict[str, dict[str, float] | None] = {}
+    for p in plays:
+        result = proc.process(p)
+        if result.kind in ("play", "short"):
+            out[p.event_id] = result.features
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    events=st.lists(raw_event, min_size=1, max_size=60),
+    cut=st.integers(min_value=0, max_value=90 * 86_400),
+    seed=st.integers(0, 1000),
+)
+def test_deleting_events_after_t_changes_no_feature_at_or_before_t(
+    events: list[tuple[str, str, str | None, int, int | None, bool | None]], cut: int, seed: int
+) -> None:
+    plays = arrival_order([to_play(e) for e in events], seed)
+    t = (T0 + timedelta(seconds=cut)).timestamp()
+    full = features_by_event(plays)
+    kept = features_by_event([p for p in plays if p.ts <= t])
+    for p in plays:
+        if p.ts <= t and p.event_id in kept:
+            assert full[p.event_id] == kept[p.event_id], p
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    events=st.lists(raw_event, min_size=1, max_size=60),
+    cut=st.integers(min_value=0, max_value=90 * 86_400),
+    seed=st.integers(0, 1000),
+)
+def test_permuting_events_after_t_changes_no_feature_at_or_before_t(
+    events: list[tuple[str, str, str | None, int, int | None, bool | None]], cut: int, seed: int
+) -> None:
+    plays = sorted((to_play(e) for e in events), key=lambda p: p.ts)
+    t = (T0 + timedelta(seconds=cut)).timestamp()
+    before = [p for p in plays if p.ts <= t]
+    after = [p for p in plays if p.ts > t]
+    random.Random(seed).shuffle(after)
+    a = features_by_event(plays)
+    b = features_by_event(before + after)
+    for p in before:
+        assert a.get(p.event_id) == b.get(p.event_id), p
+
+
+def test_a_play_arriving_after_a_later_one_does_not_see_it() -> None:
+    proc = PlayProcessor(SETTINGS)
+    proc.process(to_play(("ana", "a", "X", 100, None, None)))
+    proc.process(to_play(("ana", "b", "X", 200, None, None)))
+    early = proc.process(to_play(("ana", "a", "X", 50, None, None))).features
+    assert early is not None
+    assert early["pair_plays"] == 0.0 and early["user_plays"] == 0.0
+    assert early["artist_plays"] == 0.0 and early["user_distinct_tracks"] == 0.0
+    assert early["pair_since_last_s"] == F.NEVER_S
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=st.lists(raw_event, min_size=1, max_size=60))
+def test_state_round_trips_through_dict_and_bytes(
+    events: list[tuple[str, str, str | None, int, int | None, bool | None]],
+) -> None:
+    state = ListenerState("ana")
+    twin = ListenerState("ana")
+    for e in sorted(events, key=lambda e: e[3]):
+        p = to_play(("ana", *e[1:]))
+        state, a = step(state, p, SETTINGS)
+        # The stream path: state saved and restored between every play.
+        twin = ListenerState.from_bytes(twin.to_bytes())
+        twin, b = step(twin, p, SETTINGS)
+        assert a == b
+    assert ListenerState.from_dict(state.to_dict()) == state
+    assert ListenerState.from_bytes(state.to_bytes()) == state
+    assert state == twin
+
+
+def test_features_have_the_documented_names_and_are_finite() -> None:
+    state = ListenerState("ana")
+    p = to_play(("ana", "a", "X", 0, None, None))
+    state, first = step(state, p)
+    assert first.features is not None and tuple(first.features) == FEATURE_NAMES
+    state, second = step(state, to_play(("ana", "a", "X", 60, None, None)))
+    assert second.features is not None
+    assert all(v == v and abs(v) < 1e12 for v in second.features.values())
+    assert second.features["pair_since_last_s"] == 60.0
+    assert second.features["artist_plays"] == 1.0
+    assert second.features["user_close_share"] == 0.0
+
+
+def test_features_as_of_now_match_the_features_of_a_play_then() -> None:
+    state = ListenerState("ana")
+    for s in (0, 100, 5000):
+        state, _ = step(state, to_play(("ana", "a", None, s, None, None)))
+    now = (T0 + timedelta(seconds=9000)).timestamp()
+    as_of = features_at(state, "a", None, now)
+    _, played = step(state, to_play(("ana", "a", None, 9000, None, None)))
+    assert played.features == as_of
+
+
+def test_memory_is_bounded_per_listener(monkeypatch: object) -> None:
+    import pytest
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(F, "MAX_TRACKS", 16)
+    mp.setattr(F, "TALLY_TIMES", 8)
+    try:
+        state = ListenerState("ana")
+        for i in range(2000):
+            play = to_play(("ana", f"t{i % 50}", None, i * 600, None, None))
+            state, _ = step(state, play, SETTINGS)
+        assert len(state.pairs) <= 16 + 16 // 8
+        assert max(len(t.times) for t in state.pairs.values()) <= 8 + LATENESS // 600 + 1
+        assert len(state.journal) <= 64
+        assert len(state.seen) <= 31 * 144 + 256
+        assert len(state.recent) <= 31 * 144 + 64
+    finally:
+        mp.undo()
+
+
+def test_stale_plays_are_ignored() -> None:
+    state = ListenerState("ana")
+    state, _ = step(state, to_play(("ana", "a", None, 40 * 86_400, None, None)), SETTINGS)
+    state, old = step(state, to_play(("ana", "b", None, 0, None, None)), SETTINGS)
+    assert old.kind == "stale" and "b" not in state.pairs
