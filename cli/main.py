@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import api, cluster, demo, ingest, replay, spotify
+from cli import api, cluster, demo, ingest, replay, report, spotify
 
 app = typer.Typer(
     name="encore",
@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (cluster, ingest, replay, demo, spotify, api):
+for module in (cluster, ingest, replay, demo, spotify, api, report):
     module.register(app)
 
 
