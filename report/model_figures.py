@@ -87,6 +87,8 @@ def fig_roc(result: EvaluationResult, out_dir: Path) -> ReportFigure:
             linestyle="--" if heuristic else "-",
             label=f"{name}  AUC {fmt_float(auc)}",
         )
+    if not drawable:
+        ax.text(0.5, 0.6, "no test window with both labels in this input", ha="center", fontsize=11)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.005)
     ax.set_xlabel("false positive rate (negatives scored above the threshold)")
@@ -151,7 +153,10 @@ def fig_calibration(result: EvaluationResult, out_dir: Path, bins: int = 15) -> 
     style_axes(ax)
     axh.set_xlabel("predicted probability of a replay within the horizon")
     axh.set_ylabel("test plays")
-    axh.set_yscale("log")
+    if len(y):
+        axh.set_yscale("log")
+    else:
+        ax.text(0.5, 0.6, "no labelled plays in the test window", ha="center", fontsize=11)
     style_axes(axh)
     numbers["online log loss (test), evaluator"] = fmt_float(result.online_logloss_test)
     save(fig, out_dir, "calibration")
