@@ -24,6 +24,7 @@ key                              type     content
                                           plays_per_second; capped ``MAXLEN ~``
 ``P history:{user_id}``          LIST     recent plays as JSON, newest first, LTRIM to N
 ``P listeners``                  ZSET     user_id -> last event time seen (POSIX s)
+``P workers``                    HASH     worker name -> JSON of its running counters
 ===============================  =======  ===================================================
 
 Round trips:
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac as hmac_lib
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -286,6 +288,10 @@ class RecsKeys:
     def model_history(self) -> str:
         return f"{self.prefix}model:history"
 
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}workers"
+
 
 # --------------------------------------------------------------------------- clients
 
@@ -483,6 +489,16 @@ class RecsWriter:
             maxlen=self.model_history_len,
             approximate=True,
         )
+
+    def record_worker(self, name: str, stats: Mapping[str, int | float]) -> None:
+        """A worker's running counters (plays, dead letters, late...), as JSON in one
+        field of the ``workers`` hash; ``encore demo`` and the benchmarks sum them."""
+        self.client.hset(self.keys.workers, name, json.dumps(dict(stats)))
+
+    def worker_stats(self) -> dict[str, dict[str, float]]:
+        """Every worker's last counters, by worker name."""
+        raw = self.client.hgetall(self.keys.workers)
+        return {_str(k): json.loads(v) for k, v in raw.items()}
 
     # Sync reads the stream app needs.
 

@@ -1,0 +1,132 @@
+"""Agents and timers of the Faust app (imported by :mod:`stream_app.app`).
+
+Every piece of real work lives in plain classes (`Listening`, `Trainer`, `Scorer`,
+`LatestModel`); this module only moves bytes between them and Kafka / Redis, one
+batch at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kafka.partitioner.default import murmur2
+
+from models.dead_letter import DeadLetter
+from models.events import PlayEvent
+from stream_app import worker_state as ws
+from stream_app.app import (
+    app,
+    cluster,
+    dlq_topic,
+    examples_topic,
+    listener_table,
+    plays_topic,
+    snapshots_topic,
+    stream,
+)
+from stream_app.decode import play_or_reason
+from stream_app.recs_store import ModelMetrics, ModelSnapshot
+from stream_app.trainer import ExampleMessage, decode_examples, encode_examples, snapshot_message
+
+log = logging.getLogger("encore.stream")
+
+
+def _owned_partitions() -> frozenset[int]:
+    return frozenset(tp.partition for tp in app.consumer.assignment() if tp.topic == cluster.plays_topic)
+
+
+def _partition_of(user_id: str) -> int:
+    return (murmur2(user_id.encode("utf-8")) & 0x7FFFFFFF) % cluster.plays_partitions
+
+
+def _sync_assignment() -> None:
+    """After recovery or a rebalance, rebuild the listeners this worker owns now."""
+    owned = _owned_partitions()
+    if owned == ws.state.owned:
+        return
+    keys = [k for k in listener_table if _partition_of(k) in owned]
+    n = ws.state.listening.reload(keys)
+    ws.state.owned = owned
+    log.warning("partitions %s: %d listeners loaded from the changelog", sorted(owned), n)
+
+
+@app.agent(plays_topic)
+async def on_plays(stream_: Any) -> None:
+    """Fold batches of plays into the listener table; send examples and dead letters."""
+    state = ws.state
+    async for events in stream_.take_events(stream.batch_size, within=stream.batch_within_s):
+        _sync_assignment()
+        plays: list[PlayEvent] = []
+        partitions: list[int] = []
+        for event in events:
+            decoded = play_or_reason(event.value)
+            if isinstance(decoded, str):
+                msg = event.message
+                letter = DeadLetter.for_raw(
+                    event.value, reason=decoded, origin="worker",
+                    location=f"{msg.topic}[{msg.partition}]@{msg.offset}",
+                )  # fmt: skip
+                await dlq_topic.send(value=letter.to_json())
+                state.dead_letter()
+                continue
+            plays.append(decoded)
+            partitions.append(event.message.partition)
+        if not plays:
+            state.publish_stats()
+            continue
+        out = state.listening.process(plays, partitions)
+        state.after_batch(plays, out)
+        watermark = state.listening.watermark
+        resolved = []
+        for example in out.examples:
+            p, version = state.predictions.pop(example.event_id, (None, None))
+            resolved.append(ExampleMessage(example=example, p=p, model_version=version, watermark=watermark))
+        for value in encode_examples(resolved):
+            await examples_topic.send(value=value)
+        state.publish_stats()
+
+
+@app.agent(examples_topic)
+async def on_examples(stream_: Any) -> None:
+    """The trainer (the single consumer of the one `examples` partition)."""
+    trainer = ws.trainer()
+    async for events in stream_.take_events(stream.batch_size, within=stream.batch_within_s):
+        messages: list[ExampleMessage] = []
+        for event in events:
+            try:
+                messages.extend(decode_examples(event.value))
+            except ValueError as exc:
+                log.error("undecodable examples at offset %s: %s", event.message.offset, exc)
+        trainer.take(messages)
+        ws.state.metrics.examples_learned.set(trainer.learner.n_learnt)
+        ws.state.stats["trainer_examples"] = trainer.examples_seen
+        ws.state.stats["trainer_learnt"] = trainer.learner.n_learnt
+        ws.state.stats["trainer_duplicates"] = trainer.duplicates
+        if ws.snapshot_due(trainer):
+            await _publish(trainer)
+
+
+async def _publish(trainer: Any) -> None:
+    snap = trainer.snapshot()
+    signed = ModelSnapshot.signed(snap.version, snap.data, ws.state.key)
+    metrics = ModelMetrics(
+        examples_learned=snap.examples_learned,
+        rolling_auc=trainer.rolling_auc,
+        rolling_logloss=trainer.rolling_logloss,
+    )
+    ws.state.publish_model(signed, metrics, trainer)
+    await snapshots_topic.send(key=b"latest", value=snapshot_message(signed))
+
+
+@app.timer(interval=stream.model_refresh_s)
+async def refresh_model() -> None:
+    """Pick up a newer signed snapshot for play-time predictions and scoring."""
+    ws.state.refresh_model()
+
+
+@app.timer(interval=0.25)
+async def score_due_listeners() -> None:
+    """Rewrite the recommendations of listeners whose debounce has passed."""
+    ws.state.score_due(time.monotonic())

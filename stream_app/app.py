@@ -1,0 +1,67 @@
+"""The Faust app: topics, the listener table and the agents that tie them together.
+
+Run one worker with ``encore worker`` (or ``faust -A stream_app.app worker -l warn``);
+start several and they share the partitions of `plays` (one consumer group).
+
+- ``on_plays`` (every worker, its share of the `plays` partitions): decode, dead-letter
+  bad messages, fold each batch into the listener table (features + labels), predict
+  each counted play with the latest model, send resolved examples to `examples`,
+  queue the touched listeners for scoring.
+- ``on_examples`` (the one worker that owns the single `examples` partition): the
+  trainer; learns each example when its horizon closes, publishes signed snapshots.
+- timers: score due listeners into Redis, pick up newer model snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from cluster.settings import ClusterSettings
+from models.settings import ModelSettings
+from stream_app.settings import StreamSettings
+
+log = logging.getLogger("encore.stream")
+
+cluster = ClusterSettings()
+stream = StreamSettings()
+model_settings = ModelSettings()
+
+app = faust.App(
+    stream.app_id,
+    broker=f"kafka://{cluster.bootstrap_servers}",
+    store="memory://",
+    topic_partitions=cluster.plays_partitions,
+    topic_replication_factor=1,
+    consumer_auto_offset_reset="earliest",
+    web_enabled=False,
+    datadir=str(cluster.local_dir / "faust"),
+    stream_recovery_delay=0.0,
+    producer_max_request_size=16 * 1024 * 1024,
+    producer_linger_ms=5,
+    broker_commit_every=stream.batch_size,
+    broker_commit_interval=1.0,
+    # A crashed agent must take the worker down (a supervisor restarts it), never
+    # leave it alive and idle.
+    agent_supervisor="mode.OneForAllSupervisor",
+)
+
+RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+plays_topic = app.topic(cluster.plays_topic, schema=RAW, partitions=cluster.plays_partitions)
+examples_topic = app.topic(cluster.examples_topic, schema=RAW, partitions=cluster.examples_partitions)
+dlq_topic = app.topic(cluster.dlq_topic, schema=RAW, partitions=cluster.dlq_partitions)
+snapshots_topic = app.topic(cluster.snapshots_topic, schema=RAW, partitions=1)
+
+#: listener id -> listening.encode_state(...) bytes; co-partitioned with `plays`.
+listener_table = app.Table(
+    "listeners",
+    partitions=cluster.plays_partitions,
+    schema=faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+    use_partitioner=True,
+    extra_topic_configs={"max.message.bytes": str(16 * 1024 * 1024)},
+)
+
+# The agents and timers register themselves on import.
+from stream_app import agents  # noqa: E402,F401

@@ -1,0 +1,64 @@
+"""A worker's copy of the latest model, refreshed from Redis, trusted only when signed.
+
+Pickle runs code when loaded, so a snapshot is loaded only after its HMAC checks out
+(:meth:`ModelSnapshot.verify`). A refused snapshot is logged and the previous model
+keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from models.features import Features
+from models.learner import DelayedLearner
+from stream_app.recs_store import ModelSnapshot
+from stream_app.trainer import restore
+
+log = logging.getLogger("encore.model")
+
+#: Version reported before any snapshot exists.
+UNTRAINED = "untrained"
+
+
+class LatestModel:
+    """The newest verified snapshot, for play-time predictions and for scoring."""
+
+    def __init__(self, *, key: bytes, read: Callable[[], ModelSnapshot | None],
+                 peek_version: Callable[[], str | None]) -> None:  # fmt: skip
+        self._key = key
+        self._read = read
+        self._peek = peek_version
+        self.learner = DelayedLearner()
+        self.version = UNTRAINED
+        self.refused = 0
+        self._refused_version: str | None = None
+
+    def refresh(self) -> bool:
+        """Load the latest snapshot if it is newer; return True when the model changed."""
+        version = self._peek()
+        if version is None or version in (self.version, self._refused_version):
+            return False
+        snapshot = self._read()
+        if snapshot is None:
+            return False
+        if not snapshot.verify(self._key):
+            self.refused += 1
+            log.error("refused model snapshot %s: HMAC does not match its bytes; keeping %s",
+                      snapshot.version, self.version)  # fmt: skip
+            self._refused_version = snapshot.version  # not re-read every refresh
+            return False
+        state = restore(snapshot.data)
+        learner = DelayedLearner(state["model"])
+        learner.n_learnt = int(state["n_learnt"])
+        self.learner, self.version = learner, snapshot.version
+        return True
+
+    def predict(self, rows: Sequence[Features]) -> list[float]:
+        """P(replay) for each feature dict, in one batch."""
+        if not rows:
+            return []
+        frame = pd.DataFrame.from_records(rows)
+        return [float(p) for p in self.learner.predict_proba_many(frame)]

@@ -1,0 +1,60 @@
+"""Settings of the Faust workers, trainer and scorer. Environment prefix ``ENCORE_``.
+
+>>> StreamSettings().batch_size
+5000
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StreamSettings(BaseSettings):
+    """How the stream app batches, snapshots and scores."""
+
+    model_config = SettingsConfigDict(env_prefix="ENCORE_", extra="ignore")
+
+    #: Faust app id = consumer group; changelog topics are named after it.
+    app_id: str = "encore"
+    #: Plays taken from the stream per batch (`stream.take_events`).
+    batch_size: int = 5000
+    #: Seconds a partial batch waits before it is processed anyway.
+    batch_within_s: float = 0.25
+    #: Publish a model snapshot after this many examples learned...
+    snapshot_every_examples: int = 5000
+    #: ...or after this many seconds, whichever comes first.
+    snapshot_every_s: float = 5.0
+    #: A listener's recommendations are rewritten at most once per this many seconds.
+    score_debounce_s: float = 1.0
+    #: How often workers look for a newer model snapshot in Redis.
+    model_refresh_s: float = 2.0
+    #: Recommendations kept per listener.
+    top_k: int = 10
+    #: Port of the worker's Prometheus /metrics (0 = off); each worker needs its own.
+    metrics_port: int = 0
+
+
+def snapshot_key(local_dir: Path) -> bytes:
+    """The HMAC key of model snapshots.
+
+    ``ENCORE_SNAPSHOT_KEY`` when set; otherwise a random key kept in a 0600 file
+    under the cluster's local dir, made on first use, shared by the workers of
+    this machine. Never logged.
+    """
+    from_env = os.environ.get("ENCORE_SNAPSHOT_KEY")
+    if from_env:
+        return from_env.encode("utf-8")
+    path = local_dir / "snapshot.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_hex(32).encode("ascii"))
+    return path.read_bytes().strip()

@@ -1,0 +1,181 @@
+"""What one worker process holds between batches: listener state, the latest model,
+pending play-time predictions, the scorer's queue, the Redis writer and its metrics.
+
+Redis being away must not stop a worker: every Redis write here is guarded, counted
+when it fails, and retried by the next batch or scoring tick (recommendations catch
+up when Redis returns).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import redis
+
+from models.events import PlayEvent
+from stream_app.app import cluster, listener_table, model_settings, stream
+from stream_app.listening import BatchOutcome, Listening
+from stream_app.metrics import WorkerMetrics
+from stream_app.model_cache import LatestModel
+from stream_app.recs_store import MetricsPoint, ModelMetrics, ModelSnapshot, RecsWriter
+from stream_app.scorer import Scorer
+from stream_app.settings import snapshot_key
+from stream_app.trainer import Trainer
+
+log = logging.getLogger("encore.stream")
+
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+@dataclass(kw_only=True)
+class WorkerState:
+    listening: Listening
+    writer: RecsWriter
+    model: LatestModel
+    scorer: Scorer
+    key: bytes
+    metrics: WorkerMetrics
+    owned: frozenset[int] = frozenset()
+    #: event_id -> (P(replay) at play time, model version), until the example resolves.
+    predictions: dict[str, tuple[float, str]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    plays_processed: int = 0
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    #: Running counters published to Redis (``workers`` hash) after every batch.
+    stats: Counter[str] = field(default_factory=Counter)
+
+    def dead_letter(self) -> None:
+        self.stats["dead_letters"] += 1
+        self.metrics.dead_letters.inc()
+
+    def publish_stats(self) -> None:
+        self.stats["updated_at"] = int(time.time() * 1000)
+        try:
+            self.writer.record_worker(self.name, self.stats)
+        except REDIS_DOWN:
+            self.metrics.redis_errors.inc()
+
+    def after_batch(self, plays: list[PlayEvent], out: BatchOutcome) -> None:
+        """Predict the batch's counted plays, record history, queue listeners for scoring."""
+        self.plays_processed += len(plays)
+        self.metrics.observe_batch(out)
+        self.stats["plays"] += len(plays)
+        self.stats.update(out.counts)
+        positives = sum(1 for e in out.examples if e.label)
+        self.stats["examples_positive"] += positives
+        self.stats["examples_negative"] += len(out.examples) - positives
+        self.stats["batches"] += 1
+        if out.counted:
+            probs = self.model.predict([features for _, features in out.counted])
+            for (play, _), p in zip(out.counted, probs, strict=True):
+                self.predictions[play.event_id] = (p, self.model.version)
+        now = time.monotonic()
+        for play in plays:
+            self.scorer.mark(play.user_id, now)
+        try:
+            self.writer.append_plays(plays)
+        except REDIS_DOWN as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("Redis unavailable, history of %d plays not written: %s", len(plays), exc)
+
+    def refresh_model(self) -> None:
+        try:
+            if self.model.refresh():
+                log.warning("model %s loaded", self.model.version)
+        except REDIS_DOWN as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("Redis unavailable, model not refreshed: %s", exc)
+        self.metrics.model_refused.set(self.model.refused)
+
+    def score_due(self, now: float) -> None:
+        users = self.scorer.due(now)
+        if not users:
+            return
+        recs = self.scorer.score(
+            users,
+            self.listening.features,
+            self.model,
+            as_of=self.listening.processor.labeller.max_event_time,
+        )
+        try:
+            self.writer.write_recommendations(recs)
+        except REDIS_DOWN as exc:
+            self.metrics.redis_errors.inc()
+            self.scorer.retry(users, now)
+            log.warning("Redis unavailable, %d listeners' recommendations queued again: %s", len(users), exc)
+            return
+        self.scorer.done(users, now)
+        self.metrics.recs_written.inc(len(recs))
+
+    def publish_model(self, snapshot: ModelSnapshot, metrics: ModelMetrics, trainer: Trainer) -> None:
+        try:
+            self.writer.publish_model(snapshot, metrics)
+            elapsed = max(time.monotonic() - self.started, 1e-9)
+            self.writer.record_metrics(
+                MetricsPoint(
+                    event_time=max(trainer.max_event_time, 0.0),
+                    wall_time=time.time(),
+                    auc=metrics.rolling_auc,
+                    logloss=metrics.rolling_logloss,
+                    examples=metrics.examples_learned,
+                    plays_per_second=self.plays_processed / elapsed,
+                )
+            )
+        except REDIS_DOWN as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("Redis unavailable, snapshot %s not published there: %s", snapshot.version, exc)
+        self.metrics.rolling_auc.set(metrics.rolling_auc or 0.0)
+
+
+def _build() -> WorkerState:
+    writer = RecsWriter.from_settings(cluster)
+    key = snapshot_key(cluster.local_dir)
+    model = LatestModel(key=key, read=writer.read_model_snapshot, peek_version=writer.model_version)
+    return WorkerState(
+        listening=Listening(table=listener_table, settings=model_settings),
+        writer=writer,
+        model=model,
+        scorer=Scorer(debounce_s=stream.score_debounce_s, top_k=stream.top_k),
+        key=key,
+        metrics=WorkerMetrics(port=stream.metrics_port),
+    )
+
+
+state = _build()
+_trainer: Trainer | None = None
+_last_snapshot = time.monotonic()
+_learnt_at_snapshot = 0
+
+
+def trainer() -> Trainer:
+    """The process's trainer, resumed from the latest signed snapshot when there is one."""
+    global _trainer
+    if _trainer is None:
+        _trainer = Trainer(horizon_s=model_settings.horizon_days * 86_400.0)
+        try:
+            snap = state.writer.read_model_snapshot()
+        except REDIS_DOWN:
+            snap = None
+        if snap is not None and snap.verify(state.key):
+            _trainer.resume(snap.data)
+            log.warning("trainer resumed from snapshot %s", snap.version)
+        elif snap is not None:
+            log.error("refused model snapshot %s: HMAC mismatch; training from scratch", snap.version)
+    return _trainer
+
+
+def snapshot_due(t: Trainer) -> bool:
+    """Every N examples learnt or T seconds (with something new learnt)."""
+    global _last_snapshot, _learnt_at_snapshot
+    learnt = t.learner.n_learnt - _learnt_at_snapshot
+    now = time.monotonic()
+    stale = now - _last_snapshot >= stream.snapshot_every_s
+    if learnt >= stream.snapshot_every_examples or (learnt and stale):
+        _last_snapshot, _learnt_at_snapshot = now, t.learner.n_learnt
+        return True
+    return False
