@@ -41,7 +41,8 @@ RUN_LABELS: dict[str, str] = {
     "positive_rate": "positive rate of labelled plays",
     "online_auc": "online AUC over all labelled plays",
     "online_logloss_test": "online log loss on the test window",
-    "plays_per_second": "features + labels + learner, plays per second (this run)",
+    "plays_per_second": "features + labels + learner, plays per second (this run's own measure)",
+    "wall_plays_per_second": "the same per wall-clock second (this run)",
     "split_time": "temporal split (test after)",
     "train_size": "batch train examples (label known at the split)",
     "test_size": "test window examples",
@@ -106,7 +107,7 @@ def display_value(key: str, value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.1f}" if key == "plays_per_second" else f"{value:.4f}"
+        return f"{value:,.1f}" if key.endswith("per_second") else f"{value:.4f}"
     return str(value)
 
 
