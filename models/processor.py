@@ -89,10 +89,11 @@ class PlayProcessor:
         if result.kind == "short":
             # Not a play for the label rule, but its time still moves the watermark.
             return Processed("short", None, False, self.labeller.advance_to_event(play.ts))
-        late = play.ts < self.labeller.watermark
+        ts = play.ts
+        late = ts < self.labeller.watermark
         if late:
             self.counts["late"] += 1
-        examples = self.labeller.observe(play, result.features)
+        examples = self.labeller.observe_at(play.user_id, play.track_id, play.event_id, ts, result.features)
         return Processed("play", result.features, late, examples)
 
     def finish(self, watermark: float | None = None) -> list[Example]:
