@@ -86,21 +86,21 @@ def popularity_experiment(
     labels: dict[int, bool] = {}
     for play in sorted(plays, key=lambda p: p.played_at):
         ts = play.ts
-        out = proc.process(play)
-        if out.features is None:
+        done = proc.process(play)
+        if done.features is None:
             continue
-        if not out.late:
+        if not done.late:
             row_of[play.event_id] = len(rows)
-            rows.append({**out.features, **stats.features(play.track_id, ts)})
+            rows.append({**done.features, **stats.features(play.track_id, ts)})
             times.append(ts)
-        since = out.features["pair_since_last_s"]
+        since = done.features["pair_since_last_s"]
         stats.observe(
             play.user_id,
             play.track_id,
             ts,
-            replay_within_horizon_of_previous=out.features["pair_plays"] > 0 and since <= horizon,
+            replay_within_horizon_of_previous=done.features["pair_plays"] > 0 and since <= horizon,
         )
-        labels.update((row_of[e.event_id], e.label) for e in out.examples)
+        labels.update((row_of[e.event_id], e.label) for e in done.examples)
     labels.update((row_of[e.event_id], e.label) for e in proc.finish())
     frame = pd.DataFrame(rows)
     ts_arr = np.asarray(times)
