@@ -40,7 +40,7 @@ import pandas as pd
 from models.baselines import HEURISTICS, fit_lightgbm, fit_sklearn_logreg, gain_importances
 from models.events import PlayEvent
 from models.features import DAY, FEATURE_NAMES
-from models.learner import LEARN_BATCH, DelayedLearner, make_learner
+from models.learner import LEARN_BATCH, DelayedLearner, features_frame, make_learner
 from models.processor import PlayProcessor
 from models.settings import ModelSettings
 
@@ -158,8 +158,23 @@ def evaluate(
     rows_feat: list[dict[str, float]] = []
     rows_pred: list[float] = []
     labels: dict[int, bool] = {}
-    predict = learner.predict_proba_one
     tick = max(1, min(4096, n // 50))
+    # Predictions wait until the model is about to change: the model is the same for
+    # every play in between, so one predict_proba_many equals predicting each play
+    # when it arrives (predict before learn, exactly).
+    waiting: list[int] = []
+
+    def predict_waiting() -> None:
+        if waiting:
+            rows = [rows_feat[j] for j in waiting]
+            if len(rows) == 1 or not learner.n_learnt:
+                for j, x in zip(waiting, rows, strict=True):
+                    rows_pred[j] = learner.predict_proba_one(x)
+            else:
+                proba = learner.predict_proba_many(features_frame(rows))
+                for j, p in zip(waiting, proba.tolist(), strict=True):
+                    rows_pred[j] = p
+            waiting.clear()
 
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -168,18 +183,22 @@ def evaluate(
         feats = out.features
         if feats is not None and not out.late:
             row_of[play.event_id] = len(rows_ts)
+            waiting.append(len(rows_ts))
             rows_ts.append(play.ts)
             rows_user.append(play.user_id)
             rows_track.append(play.track_id)
             rows_feat.append(feats)
-            rows_pred.append(predict(feats))
+            rows_pred.append(0.5)
         if out.examples:
             for ex in out.examples:
                 labels[row_of[ex.event_id]] = ex.label
             learner.add(out.examples)
-        learner.advance(proc.watermark)
+        if learner.close(proc.watermark):
+            predict_waiting()
+            learner.flush()
         if progress is not None and i % tick == 0:
             progress(i, n)
+    predict_waiting()
     cpu = time.process_time() - cpu_started
     elapsed = time.perf_counter() - started
     for ex in proc.finish():

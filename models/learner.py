@@ -203,35 +203,37 @@ class DelayedLearner:
         With ``batch_size > 1`` closed examples are learnt once a full batch has
         closed. Returns the number of examples learnt now, oldest play first.
         """
+        if self.close(watermark):
+            return self.flush()
+        return 0
+
+    def close(self, watermark: float) -> bool:
+        """Move the watermark and set aside the examples whose horizon closed, without
+        learning them; ``True`` when a (mini-)batch is ready for :meth:`flush`.
+
+        Lets a caller predict everything pending with the current model first.
+        """
         if watermark > self.watermark:
             self.watermark = watermark
         buf = self._buffer
-        if not buf or buf[0][0] >= self.watermark:
-            return 0
-        if self.batch_size <= 1:
-            learn = self.model.learn_one
-            n = 0
-            while buf and buf[0][0] < self.watermark:
-                ex = heapq.heappop(buf)[2]
-                learn(ex.features, ex.label)
-                n += 1
-            self.n_learnt += n
-            return n
         closed = self._closed
         while buf and buf[0][0] < self.watermark:
             closed.append(heapq.heappop(buf)[2])
-        if len(closed) < self.batch_size:
-            return 0
-        return self.flush()
+        return len(closed) >= max(1, self.batch_size)
 
     def flush(self) -> int:
-        """Learn the closed examples waiting for a full mini-batch now."""
+        """Learn every closed example set aside now (a partial batch too)."""
         closed, self._closed = self._closed, []
         if not closed:
             return 0
-        frame = features_frame([ex.features for ex in closed])
-        target = pd.Series([ex.label for ex in closed], index=frame.index)
-        self.model.learn_many(frame, target)
+        if self.batch_size <= 1:
+            learn = self.model.learn_one
+            for ex in closed:
+                learn(ex.features, ex.label)
+        else:
+            frame = features_frame([ex.features for ex in closed])
+            target = pd.Series([ex.label for ex in closed], index=frame.index)
+            self.model.learn_many(frame, target)
         self.n_learnt += len(closed)
         return len(closed)
 
