@@ -52,7 +52,7 @@ short plays (``pair_short_share``), a skip signal. Spotify's ``skipped`` flag, w
 source has it, feeds ``pair_skip_share``.
 
 Feature choice, measured (batch logistic regression, test-window AUC, bundled Last.fm
-file; the issue's protocol): the first 17 count/recency features 0.8396; adding
+file; the issue's protocol): the first 22 count, recency and time features 0.8396; adding
 ``pair_plays_90d``, ``pair_activation``, ``pair_mean_gap_s``,
 ``pair_user_plays_since_last`` and ``user_close_share`` 0.8425; hour-of-day and
 day-of-week +0.0000 (dropped). Tried and left out (each under +0.002): distinct

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,8 @@ KEYS = {
 @pytest.fixture(scope="module")
 def small_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not DATA.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data missing in CI: {DATA}")
         pytest.skip(f"bundled data not found at {DATA}")
     path = tmp_path_factory.mktemp("eval") / "slice.tsv.gz"
     with gzip.open(DATA, "rt") as src, gzip.open(path, "wt") as dst:

@@ -4,6 +4,7 @@ with every state saved to bytes and restored between batches (a worker restart).
 from __future__ import annotations
 
 import gzip
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,8 @@ DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "lastfm_jodie" 
 
 def lastfm_slice(n: int) -> list[PlayEvent]:
     if not DATA.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data missing in CI: {DATA}")
         pytest.skip(f"bundled data not found at {DATA}")
     origin = ModelSettings().jodie_origin
     plays = []
