@@ -259,6 +259,11 @@ class DelayedLearner:
         return len(closed)
 
     @property
+    def closed(self) -> list[Example]:
+        """Examples whose horizon closed, set aside by :meth:`close` for :meth:`flush`."""
+        return self._closed
+
+    @property
     def waiting(self) -> int:
         """Resolved examples waiting for their horizon to close."""
         return len(self._buffer)

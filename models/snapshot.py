@@ -74,6 +74,12 @@ def snapshot_version(blob: bytes) -> int:
     return int.from_bytes(blob[len(MAGIC) : len(MAGIC) + 8], "big")
 
 
+def snapshot_mac(blob: bytes) -> str:
+    """The HMAC written in a snapshot's header, hex (not verified: for display only)."""
+    snapshot_version(blob)
+    return blob[len(MAGIC) + 8 : _HEADER].hex()
+
+
 def load_snapshot(blob: bytes, *, key: bytes | str | None = None) -> tuple[Any, int]:
     """Verify the HMAC of ``blob``, then unpickle it; return (object, version).
 

@@ -104,13 +104,18 @@ async def on_examples(stream_: Any) -> None:
         ws.state.stats["trainer_examples"] = trainer.examples_seen
         ws.state.stats["trainer_learnt"] = trainer.learner.n_learnt
         ws.state.stats["trainer_duplicates"] = trainer.duplicates
+        ws.state.stats["trainer_auc_so_far"] = trainer.auc_so_far.get() or 0.0
+        ws.state.stats["trainer_logloss_so_far"] = (
+            trainer.logloss_so_far.get() if trainer.learner.n_learnt else 0.0
+        )
+        ws.state.publish_stats()
         if ws.snapshot_due(trainer):
             await _publish(trainer)
 
 
 async def _publish(trainer: Any) -> None:
-    snap = trainer.snapshot()
-    signed = ModelSnapshot.signed(snap.version, snap.data, ws.state.key)
+    snap = trainer.snapshot(ws.state.key)
+    signed = ModelSnapshot.of_blob(snap.version, snap.blob)
     metrics = ModelMetrics(
         examples_learned=snap.examples_learned,
         rolling_auc=trainer.rolling_auc,
@@ -118,6 +123,20 @@ async def _publish(trainer: Any) -> None:
     )
     ws.state.publish_model(signed, metrics, trainer)
     await snapshots_topic.send(key=b"latest", value=snapshot_message(signed))
+
+
+@app.task
+async def announce() -> None:
+    """Say in Redis that this worker is up (``encore demo`` waits for its workers)."""
+    ws.state.publish_stats()
+
+
+@app.timer(interval=stream.snapshot_every_s)
+async def publish_due_snapshot() -> None:
+    """The trainer's last examples of a quiet stream still reach Redis in time."""
+    trainer = ws.current_trainer()
+    if trainer is not None and ws.snapshot_due(trainer):
+        await _publish(trainer)
 
 
 @app.timer(interval=stream.model_refresh_s)

@@ -1,8 +1,8 @@
 """A worker's copy of the latest model, refreshed from Redis, trusted only when signed.
 
 Pickle runs code when loaded, so a snapshot is loaded only after its HMAC checks out
-(:meth:`ModelSnapshot.verify`). A refused snapshot is logged and the previous model
-keeps serving.
+(:func:`models.snapshot.load_snapshot`). A refused snapshot is logged and the previous
+model keeps serving.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pandas as pd
 
 from models.features import Features
 from models.learner import DelayedLearner
+from models.snapshot import SnapshotError, load_snapshot
 from stream_app.recs_store import ModelSnapshot
-from stream_app.trainer import restore
 
 log = logging.getLogger("encore.model")
 
@@ -44,15 +44,13 @@ class LatestModel:
         snapshot = self._read()
         if snapshot is None:
             return False
-        if not snapshot.verify(self._key):
+        try:
+            learner, _ = load_snapshot(snapshot.data, key=self._key)
+        except SnapshotError as exc:
             self.refused += 1
-            log.error("refused model snapshot %s: HMAC does not match its bytes; keeping %s",
-                      snapshot.version, self.version)  # fmt: skip
             self._refused_version = snapshot.version  # not re-read every refresh
+            log.error("refused model snapshot %s (%s); still serving %s", snapshot.version, exc, self.version)
             return False
-        state = restore(snapshot.data)
-        learner = DelayedLearner(state["model"])
-        learner.n_learnt = int(state["n_learnt"])
         self.learner, self.version = learner, snapshot.version
         return True
 

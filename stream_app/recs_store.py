@@ -46,8 +46,6 @@ Round trips:
 
 from __future__ import annotations
 
-import hashlib
-import hmac as hmac_lib
 import json
 import math
 from collections import defaultdict
@@ -66,6 +64,7 @@ from redis.typing import EncodableT, FieldT
 
 from cluster.settings import ClusterSettings
 from models.events import MAX_TEXT, PlayEvent
+from models.snapshot import snapshot_mac
 
 #: Listener ids the API accepts in a URL: what producers make (Last.fm numbers, Spotify
 #: usernames, ``lastfm:12``...). No ``/``, ``%``, spaces or control characters.
@@ -196,7 +195,11 @@ class ModelMetrics(BaseModel):
 
 
 class ModelSnapshot(BaseModel):
-    """A pickled River pipeline with its version and HMAC (hex SHA-256)."""
+    """A signed learner snapshot (:mod:`models.snapshot` bytes) with its version.
+
+    ``hmac`` is the MAC written inside ``data``, kept beside it for display; only
+    :func:`models.snapshot.load_snapshot` verifies it (before unpickling anything).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -205,12 +208,8 @@ class ModelSnapshot(BaseModel):
     hmac: str
 
     @classmethod
-    def signed(cls, version: str, data: bytes, key: bytes) -> ModelSnapshot:
-        return cls(version=version, data=data, hmac=snapshot_hmac(key, data))
-
-    def verify(self, key: bytes) -> bool:
-        """True when ``hmac`` matches ``data`` under ``key``; check before unpickling."""
-        return hmac_lib.compare_digest(snapshot_hmac(key, self.data), self.hmac)
+    def of_blob(cls, version: str, blob: bytes) -> ModelSnapshot:
+        return cls(version=version, data=blob, hmac=snapshot_mac(blob))
 
 
 class ModelInfo(BaseModel):
@@ -237,18 +236,6 @@ class MetricsPoint(BaseModel):
     logloss: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
     examples: int = Field(ge=0)
     plays_per_second: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
-
-
-def snapshot_hmac(key: bytes, data: bytes) -> str:
-    """Hex HMAC-SHA256 of a snapshot.
-
-    >>> snapshot_hmac(b"k", b"abc")[:16]
-    '342e519ce0ad6c03'
-    """
-    return hmac_lib.new(key, data, hashlib.sha256).hexdigest()
-
-
-# --------------------------------------------------------------------------- keys
 
 
 @dataclass(frozen=True)
@@ -500,6 +487,20 @@ class RecsWriter:
         raw = self.client.hgetall(self.keys.workers)
         return {_str(k): json.loads(v) for k, v in raw.items()}
 
+    def clear_stream_keys(self) -> int:
+        """Delete every key the stream app writes (recs, history, tracks, listeners,
+        model, workers), leaving the poller's cursors and tokens alone. For a fresh
+        ``encore demo``; returns the number of keys deleted."""
+        k = self.keys
+        patterns = [k.recs("*"), k.meta("*"), k.reasons("*"), k.history("*"), k.track("*")]
+        doomed = [k.listeners, k.model_latest, k.model_history, k.workers]
+        for pattern in patterns:
+            doomed.extend(self.client.scan_iter(match=pattern, count=1000))
+        deleted = 0
+        for i in range(0, len(doomed), 1000):
+            deleted += int(self.client.delete(*doomed[i : i + 1000]))
+        return deleted
+
     # Sync reads the stream app needs.
 
     def model_version(self) -> str | None:
@@ -507,8 +508,20 @@ class RecsWriter:
         raw = self.client.hget(self.keys.model_latest, "version")
         return None if raw is None else _str(raw)
 
+    def read_model_info(self) -> dict[str, Any]:
+        """Version and metrics of the latest snapshot (no bytes); ``{}`` when none."""
+        fields = ["version", "examples_learned", "rolling_auc", "rolling_logloss"]
+        raw = dict(zip(fields, self.client.hmget(self.keys.model_latest, fields), strict=True))
+        if raw["version"] is None:
+            return {}
+        info: dict[str, Any] = {"version": _str(raw["version"])}
+        info["examples_learned"] = int(raw["examples_learned"] or 0)
+        for name in ("rolling_auc", "rolling_logloss"):
+            info[name] = _opt_float(raw[name])
+        return info
+
     def read_model_snapshot(self) -> ModelSnapshot | None:
-        """The latest snapshot; call ``verify(key)`` before unpickling its bytes."""
+        """The latest snapshot; :func:`models.snapshot.load_snapshot` verifies its bytes."""
         raw = self.client.hmget(self.keys.model_latest, ["version", "bytes", "hmac"])
         version, data, mac = raw
         if version is None or data is None or mac is None:
@@ -691,6 +704,5 @@ __all__ = [
     "TrackInfo",
     "UserRecs",
     "async_client",
-    "snapshot_hmac",
     "sync_client",
 ]

@@ -47,6 +47,11 @@ class Scorer:
         """A play of ``user_id`` arrived: their list is due for rescoring."""
         self._queued.setdefault(user_id, now)
 
+    @property
+    def queued(self) -> int:
+        """Listeners waiting to be scored."""
+        return len(self._queued)
+
     def due(self, now: float) -> list[str]:
         """Queued listeners whose last scoring is at least ``debounce_s`` old."""
         last = self._scored_at

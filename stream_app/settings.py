@@ -38,7 +38,7 @@ class StreamSettings(BaseSettings):
     metrics_port: int = 0
 
 
-def snapshot_key(local_dir: Path) -> bytes:
+def load_or_create_snapshot_key(local_dir: Path) -> bytes:
     """The HMAC key of model snapshots.
 
     ``ENCORE_SNAPSHOT_KEY`` when set; otherwise a random key kept in a 0600 file

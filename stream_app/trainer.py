@@ -6,12 +6,15 @@ negative when the horizon has passed). The trainer scores it with its current mo
 :class:`~models.learner.DelayedLearner`, which learns it only once the watermark has
 passed its horizon, so the model does not inherit the skew of early positives.
 
-The rolling AUC and log loss are taken on the play-time predictions the workers made
-(carried in each example), the same protocol as ``encore evaluate``; the trainer's own
-pre-learn score stands in when a play was not scored (no model yet).
+Metrics are predict-then-learn: when an example's horizon closes, the trainer scores
+it with the model as it is, then learns it. Every example, positive or negative, is
+scored at the same point of event time (its horizon), by a model that has learnt only
+plays older than it, so the figures depend on event time alone, not on how fast the
+plays were replayed. (The workers' play-time scores travel in the examples for the
+record; they depend on how fresh a snapshot each worker had.)
 
 >>> from models.labels import Example
->>> trainer = Trainer(horizon_s=10.0)
+>>> trainer = Trainer(horizon_s=10.0, learn_batch=1)
 >>> x = {"pair_plays": 3.0}
 >>> msg = ExampleMessage(example=Example("ana", "a", "e1", 0.0, x, True, 5.0),
 ...                      p=0.7, model_version="v0", watermark=11.0)
@@ -30,17 +33,17 @@ from __future__ import annotations
 import base64
 import json
 import math
-import pickle
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from river import metrics, utils
 
 from models.labels import Example
-from models.learner import DelayedLearner
+from models.learner import DelayedLearner, features_frame, make_learner
+from models.metrics import BinnedAUC
+from models.snapshot import SnapshotError, dump_snapshot, load_snapshot
 from stream_app.recs_store import ModelSnapshot
 
 #: Event ids remembered to drop examples delivered twice (after a worker restart).
@@ -94,20 +97,27 @@ def decode_examples(raw: bytes) -> list[ExampleMessage]:
 
 @dataclass(frozen=True, kw_only=True)
 class Snapshot:
-    """A model as bytes, with the version it is published under."""
+    """A signed learner (:mod:`models.snapshot` bytes) and the version it is published under."""
 
     version: str
-    data: bytes
+    blob: bytes
     examples_learned: int
 
 
 class Trainer:
     """Predict-then-learn over resolved examples; rolling metrics; snapshots."""
 
-    def __init__(self, *, horizon_s: float = 30 * 86_400.0, window: int = 10_000) -> None:
-        self.learner = DelayedLearner(horizon_s=horizon_s)
+    def __init__(
+        self, *, horizon_s: float = 30 * 86_400.0, window: int = 10_000, learn_batch: int | None = None
+    ) -> None:
+        self.learner = make_learner(horizon_s)
+        if learn_batch is not None:
+            self.learner.batch_size = learn_batch
         self.auc = metrics.RollingROCAUC(window_size=window)
-        self.logloss = utils.Rolling(metrics.LogLoss(), window_size=window)
+        self.logloss = utils.Rolling(metrics.LogLoss, window_size=window)
+        #: AUC and mean log loss over every example learnt so far.
+        self.auc_so_far = BinnedAUC()
+        self.logloss_so_far = metrics.LogLoss()
         self.examples_seen = 0
         self.duplicates = 0
         self.watermark = -math.inf
@@ -126,45 +136,48 @@ class Trainer:
             self._seen[ex.event_id] = None
             if len(self._seen) > SEEN_IDS:
                 self._seen.popitem(last=False)
-            p = msg.p if msg.p is not None else self.learner.predict_proba_one(ex.features)
-            p = min(max(p, 1e-7), 1 - 1e-7)
-            self.auc.update(ex.label, p)
-            self.logloss.update(ex.label, p)
             fresh.append(ex)
             self.watermark = max(self.watermark, msg.watermark)
             self.max_event_time = max(self.max_event_time, ex.resolved_at)
         self.examples_seen += len(fresh)
         self.learner.add(fresh)
-        self.learner.advance(self.watermark)
+        if self.learner.close(self.watermark):
+            self._score(self.learner.closed)
+            self.learner.flush()
         return len(fresh)
+
+    def _score(self, closing: list[Example]) -> None:
+        """Predict the examples about to be learnt, with the model before it learns them."""
+        probs = self.learner.predict_proba_many(features_frame([ex.features for ex in closing]))
+        for ex, p in zip(closing, probs, strict=True):
+            p = min(max(float(p), 1e-7), 1 - 1e-7)
+            self.auc.update(ex.label, p)
+            self.logloss.update(ex.label, p)
+            self.auc_so_far.update(ex.label, p)
+            self.logloss_so_far.update(ex.label, p)
 
     @property
     def rolling_auc(self) -> float | None:
         value = self.auc.get()
-        return float(value) if self.examples_seen and not math.isnan(value) else None
+        return float(value) if self.learner.n_learnt and not math.isnan(value) else None
 
     @property
     def rolling_logloss(self) -> float | None:
-        return float(self.logloss.get()) if self.examples_seen else None
+        return float(self.logloss.get()) if self.learner.n_learnt else None
 
-    def snapshot(self) -> Snapshot:
-        """The model as bytes under a new version (``v<seq>-<examples learnt>``)."""
+    def snapshot(self, key: bytes) -> Snapshot:
+        """The whole learner (model and examples waiting for their horizon), signed."""
         self.snapshot_seq += 1
-        state: dict[str, Any] = {
-            "model": self.learner.model,
-            "n_learnt": self.learner.n_learnt,
-            "seq": self.snapshot_seq,
-        }
-        data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        version = f"v{self.snapshot_seq}-{self.learner.n_learnt}"
-        return Snapshot(version=version, data=data, examples_learned=self.learner.n_learnt)
+        blob = dump_snapshot(self.learner, version=self.snapshot_seq, key=key)
+        n = self.learner.n_learnt
+        return Snapshot(version=f"v{self.snapshot_seq}-{n}", blob=blob, examples_learned=n)
 
-    def resume(self, data: bytes) -> None:
-        """Continue from a snapshot's (already verified) bytes."""
-        state = restore(data)
-        self.learner.model = state["model"]
-        self.learner.n_learnt = int(state["n_learnt"])
-        self.snapshot_seq = int(state["seq"])
+    def resume(self, blob: bytes, key: bytes) -> None:
+        """Continue from a snapshot; raises SnapshotTampered (unpickling nothing) on a bad one."""
+        learner, seq = load_snapshot(blob, key=key)
+        if not isinstance(learner, DelayedLearner):
+            raise SnapshotError(f"snapshot holds a {type(learner).__name__}, not a DelayedLearner")
+        self.learner, self.snapshot_seq = learner, seq
 
 
 def snapshot_message(snapshot: ModelSnapshot) -> bytes:
@@ -175,11 +188,3 @@ def snapshot_message(snapshot: ModelSnapshot) -> bytes:
         "data": base64.b64encode(snapshot.data).decode(),
     }
     return json.dumps(doc).encode("utf-8")
-
-
-def restore(data: bytes) -> dict[str, Any]:
-    """Unpickle snapshot bytes. Only call it on bytes whose HMAC was verified."""
-    state = pickle.loads(data)  # HMAC checked by the caller
-    if not isinstance(state, dict) or "model" not in state:
-        raise ValueError("snapshot bytes do not hold a model")
-    return state

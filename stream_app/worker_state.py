@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 import redis
 
 from models.events import PlayEvent
+from models.snapshot import SnapshotError
 from stream_app.app import cluster, listener_table, model_settings, stream
 from stream_app.listening import BatchOutcome, Listening
 from stream_app.metrics import WorkerMetrics
 from stream_app.model_cache import LatestModel
 from stream_app.recs_store import MetricsPoint, ModelMetrics, ModelSnapshot, RecsWriter
 from stream_app.scorer import Scorer
-from stream_app.settings import snapshot_key
+from stream_app.settings import load_or_create_snapshot_key
 from stream_app.trainer import Trainer
 
 log = logging.getLogger("encore.stream")
@@ -70,13 +71,18 @@ class WorkerState:
         self.stats["examples_positive"] += positives
         self.stats["examples_negative"] += len(out.examples) - positives
         self.stats["batches"] += 1
+        self.stats["last_play_ms"] = int(time.time() * 1000)
         if out.counted:
             probs = self.model.predict([features for _, features in out.counted])
             for (play, _), p in zip(out.counted, probs, strict=True):
                 self.predictions[play.event_id] = (p, self.model.version)
         now = time.monotonic()
+        source = self.scorer.source
+        for play, _ in out.counted:
+            source.observe(play)
         for play in plays:
             self.scorer.mark(play.user_id, now)
+        self.stats["scoring_queue"] = self.scorer.queued
         try:
             self.writer.append_plays(plays)
         except REDIS_DOWN as exc:
@@ -111,6 +117,9 @@ class WorkerState:
             return
         self.scorer.done(users, now)
         self.metrics.recs_written.inc(len(recs))
+        self.stats["recs_written"] += len(recs)
+        self.stats["scoring_queue"] = self.scorer.queued
+        self.publish_stats()
 
     def publish_model(self, snapshot: ModelSnapshot, metrics: ModelMetrics, trainer: Trainer) -> None:
         try:
@@ -134,7 +143,7 @@ class WorkerState:
 
 def _build() -> WorkerState:
     writer = RecsWriter.from_settings(cluster)
-    key = snapshot_key(cluster.local_dir)
+    key = load_or_create_snapshot_key(cluster.local_dir)
     model = LatestModel(key=key, read=writer.read_model_snapshot, peek_version=writer.model_version)
     return WorkerState(
         listening=Listening(table=listener_table, settings=model_settings),
@@ -161,11 +170,17 @@ def trainer() -> Trainer:
             snap = state.writer.read_model_snapshot()
         except REDIS_DOWN:
             snap = None
-        if snap is not None and snap.verify(state.key):
-            _trainer.resume(snap.data)
-            log.warning("trainer resumed from snapshot %s", snap.version)
-        elif snap is not None:
-            log.error("refused model snapshot %s: HMAC mismatch; training from scratch", snap.version)
+        if snap is not None:
+            try:
+                _trainer.resume(snap.data, state.key)
+                log.warning("trainer resumed from snapshot %s", snap.version)
+            except SnapshotError as exc:
+                log.error("refused model snapshot %s (%s); training from scratch", snap.version, exc)
+    return _trainer
+
+
+def current_trainer() -> Trainer | None:
+    """The trainer, on the worker that has one (it owns the `examples` partition)."""
     return _trainer
 
 

@@ -34,6 +34,7 @@ import redis
 from api.settings import ApiSettings
 from cluster.settings import ClusterSettings
 from models.events import PlayEvent, track_key
+from models.snapshot import dump_snapshot
 from stream_app.recs_store import (
     MetricsPoint,
     ModelMetrics,
@@ -89,8 +90,21 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = (self.workdir / "redis.log").open("ab")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--requirepass", self.password],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--requirepass",
+                self.password,
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -115,8 +129,11 @@ class RedisServer:
     def cluster_settings(self, password: str | None = "same") -> ClusterSettings:
         pw = self.password if password == "same" else password
         return ClusterSettings(
-            host="127.0.0.1", redis_host=None, redis_port=self.port,
-            redis_password=pw, redis_prefix=PREFIX,
+            host="127.0.0.1",
+            redis_host=None,
+            redis_port=self.port,
+            redis_password=pw,
+            redis_prefix=PREFIX,
         )
 
     def api_settings(self, **overrides: object) -> ApiSettings:
@@ -144,9 +161,7 @@ def _spotify_plays(folder: Path, limit: int) -> list[PlayEvent]:
         rows.extend(json.loads(path.read_text(encoding="utf-8")))
     plays = []
     for row in rows:
-        name, artist = row.get("master_metadata_track_name"), row.get(
-            "master_metadata_album_artist_name"
-        )
+        name, artist = row.get("master_metadata_track_name"), row.get("master_metadata_album_artist_name")
         if not (isinstance(name, str) and isinstance(artist, str) and name and artist):
             continue
         ms = row.get("ms_played")
@@ -174,9 +189,12 @@ def _generated_plays(limit: int) -> dict[str, list[PlayEvent]]:
         user = f"listener{u}"
         out[user] = [
             PlayEvent(
-                user_id=user, track_id=f"t{(i * (u + 3)) % 40}",
-                played_at=t0 + timedelta(hours=7 * i), ms_played=180_000,
-                track_name=f"Track {(i * (u + 3)) % 40}", artist_name=f"Artist {i % 7}",
+                user_id=user,
+                track_id=f"t{(i * (u + 3)) % 40}",
+                played_at=t0 + timedelta(hours=7 * i),
+                ms_played=180_000,
+                track_name=f"Track {(i * (u + 3)) % 40}",
+                artist_name=f"Artist {i % 7}",
             )
             for i in range(limit)
         ]
@@ -259,7 +277,7 @@ def seed(writer: RecsWriter, *, per_user_plays: int = 600, chunk: int = 200) -> 
         )
     version = "seed-heuristic-1"
     writer.publish_model(
-        ModelSnapshot.signed(version, b"not a real model", key=b"test-key"),
+        ModelSnapshot.of_blob(version, dump_snapshot({"not": "a model"}, version=1, key=b"test-key")),
         ModelMetrics(examples_learned=examples, rolling_auc=past_count_auc(merged[-2000:])),
     )
     now = datetime.now(UTC)
@@ -308,9 +326,22 @@ def start_live_api(
     log_path = workdir / f"uvicorn-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "api.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     api = LiveApi(f"http://127.0.0.1:{port}", proc, log_path)
 

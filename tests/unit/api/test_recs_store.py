@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from models.events import PlayEvent
+from models.snapshot import SnapshotTampered, dump_snapshot, load_snapshot
 from stream_app.recs_store import (
     MetricsPoint,
     ModelMetrics,
@@ -76,9 +77,7 @@ def play(user: str, track: str, minutes: int, name: str | None = None) -> PlayEv
     )
 
 
-def test_write_recommendations_lays_out_the_contract(
-    writer: RecsWriter, sync: fakeredis.FakeRedis
-) -> None:
+def test_write_recommendations_lays_out_the_contract(writer: RecsWriter, sync: fakeredis.FakeRedis) -> None:
     writer.write_recommendations(recs("ana", {"a": 0.2, "b": 0.9}, {"b": "played 9 times"}))
 
     assert sync.zrevrange("t:recs:ana", 0, -1, withscores=True) == [(b"b", 0.9), (b"a", 0.2)]
@@ -152,31 +151,35 @@ def test_write_tracks_keeps_fields_left_out(writer: RecsWriter, sync: fakeredis.
     assert sync.exists("t:track:y") == 0
 
 
-def test_model_snapshot_round_trip_and_hmac(
-    writer: RecsWriter, server: fakeredis.FakeServer
-) -> None:
+def test_model_snapshot_round_trip_and_hmac(writer: RecsWriter, server: fakeredis.FakeServer) -> None:
     assert writer.read_model_snapshot() is None
     assert run(reader(server).model()) is None
-    data = bytes(range(256)) * 4  # binary, not UTF-8
+    learner = {"weights": bytes(range(256)) * 4}  # pickles to binary, not UTF-8
+    data = dump_snapshot(learner, version=3, key=b"secret")
     writer.publish_model(
-        ModelSnapshot.signed("v3", data, key=b"secret"),
+        ModelSnapshot.of_blob("v3", data),
         ModelMetrics(examples_learned=1234, rolling_auc=0.81, rolling_logloss=0.5),
         published_at=T0,
     )
     snap = writer.read_model_snapshot()
     assert snap is not None and snap.data == data and snap.version == "v3"
-    assert snap.verify(b"secret")
-    assert not snap.verify(b"other key")
-    assert not snap.model_copy(update={"data": data + b"x"}).verify(b"secret")
+    assert load_snapshot(snap.data, key=b"secret") == (learner, 3)
+    with pytest.raises(SnapshotTampered):
+        load_snapshot(snap.data, key=b"other key")
+    with pytest.raises(SnapshotTampered):
+        load_snapshot(snap.data + b"x", key=b"secret")
     assert writer.model_version() == "v3"
 
     info = run(reader(server).model())
     assert info is not None
-    assert (info.version, info.examples_learned, info.snapshot_bytes) == ("v3", 1234, 1024)
+    assert (info.version, info.examples_learned, info.snapshot_bytes) == ("v3", 1234, len(data))
     assert (info.rolling_auc, info.rolling_logloss, info.published_at) == (0.81, 0.5, T0)
 
     # A newer snapshot without metrics must not keep the old AUC around.
-    writer.publish_model(ModelSnapshot.signed("v4", b"x", b"k"), ModelMetrics(examples_learned=5))
+    writer.publish_model(
+        ModelSnapshot.of_blob("v4", dump_snapshot(None, version=4, key=b"k")),
+        ModelMetrics(examples_learned=5),
+    )
     info = run(reader(server).model())
     assert info is not None and info.version == "v4" and info.rolling_auc is None
 
