@@ -139,6 +139,22 @@ async def publish_due_snapshot() -> None:
         await _publish(trainer)
 
 
+@app.timer(interval=5.0)
+async def measure_lag() -> None:
+    """Plays waiting in Kafka for this worker: highwater minus position, summed."""
+    owned = [tp for tp in app.consumer.assignment() if tp.topic == cluster.plays_topic]
+    if not owned:
+        return
+    highwaters = await app.consumer.highwaters(*owned)
+    lag = 0
+    for tp in owned:
+        position = await app.consumer.position(tp)
+        if position is not None:
+            lag += max(highwaters.get(tp, position) - position, 0)
+    ws.state.metrics.consumer_lag.set(lag)
+    ws.state.stats["consumer_lag"] = lag
+
+
 @app.timer(interval=stream.model_refresh_s)
 async def refresh_model() -> None:
     """Pick up a newer signed snapshot for play-time predictions and scoring."""

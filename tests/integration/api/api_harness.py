@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,20 +33,17 @@ import redis
 from api.settings import ApiSettings
 from cluster.settings import ClusterSettings
 from models.events import PlayEvent, track_key
-from models.snapshot import dump_snapshot
-from stream_app.recs_store import (
-    MetricsPoint,
-    ModelMetrics,
-    ModelSnapshot,
-    RecItem,
-    RecsWriter,
-    UserRecs,
-)
+from stream_app.listening import Listening
+from stream_app.model_cache import LatestModel
+from stream_app.recs_store import MetricsPoint, ModelMetrics, ModelSnapshot, RecsWriter
+from stream_app.scorer import Scorer
+from stream_app.trainer import ExampleMessage, Trainer
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED_EXPORTS = REPO.parent / "shared" / "data" / "spotify_exports"
 PYTHON = sys.executable
 PREFIX = "encore:"
+SNAPSHOT_KEY = b"api-test-snapshot-key"
 
 
 def free_port() -> int:
@@ -150,6 +146,8 @@ class Seeded:
     #: listener -> their plays (sorted by time)
     plays: dict[str, list[PlayEvent]]
     model_version: str
+    examples_learned: int
+    snapshot_bytes: int
 
 
 def _spotify_plays(folder: Path, limit: int) -> list[PlayEvent]:
@@ -209,90 +207,60 @@ def load_seed_plays(limit: int = 3000) -> dict[str, list[PlayEvent]]:
     return by_user or _generated_plays(min(limit, 400))
 
 
-def heuristic_recs(user: str, plays: list[PlayEvent], top_k: int = 20) -> list[RecItem]:
-    """Stand-in scorer: P(replay) from past count and recency of the (listener, track)."""
-    last = plays[-1].played_at
-    count: dict[str, int] = defaultdict(int)
-    seen: dict[str, datetime] = {}
-    for p in plays:
-        count[p.track_id] += 1
-        seen[p.track_id] = p.played_at
-    items = []
-    for track, n in count.items():
-        days = (last - seen[track]).total_seconds() / 86400
-        score = (n / (n + 2.0)) * math.exp(-days / 45.0)
-        reason = f"played {n}× · last {days:.0f} d before"
-        items.append(RecItem(track_id=track, score=round(score, 6), reason=reason))
-    items.sort(key=lambda i: (-i.score, i.track_id))
-    return items[:top_k]
-
-
-def past_count_auc(plays: list[PlayEvent], horizon_days: float = 30.0) -> float | None:
-    """AUC of 'past play count of the pair' for 'replayed within the horizon', on these plays."""
-    times: dict[tuple[str, str], list[datetime]] = defaultdict(list)
-    for p in plays:
-        times[p.user_id, p.track_id].append(p.played_at)
-    scored: list[tuple[int, bool]] = []
-    for ts in times.values():
-        for i, t in enumerate(ts):
-            label = i + 1 < len(ts) and ts[i + 1] - t <= timedelta(days=horizon_days)
-            scored.append((i, label))
-    n_pos = sum(1 for _, y in scored if y)
-    n_neg = len(scored) - n_pos
-    if not n_pos or not n_neg:
-        return None
-    # Mann-Whitney U with average ranks for ties.
-    scored.sort(key=lambda sy: sy[0])
-    rank_sum, i = 0.0, 0
-    while i < len(scored):
-        j = i
-        while j < len(scored) and scored[j][0] == scored[i][0]:
-            j += 1
-        avg_rank = (i + 1 + j) / 2
-        rank_sum += avg_rank * sum(1 for _, y in scored[i:j] if y)
-        i = j
-    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
 def seed(writer: RecsWriter, *, per_user_plays: int = 600, chunk: int = 200) -> Seeded:
-    """Fill Redis the way the stream app does: plays -> history, model metrics, recs."""
+    """Fill Redis with the stream app's own code, in-process: the listener state and
+    labels (`Listening`), the trainer, a signed snapshot loaded by `LatestModel`, and
+    the scorer's top-K lists, all written through `RecsWriter` as the workers do."""
     by_user = load_seed_plays(per_user_plays)
     merged = sorted((p for ps in by_user.values() for p in ps), key=lambda p: p.played_at)
-    examples = 0
+    listening = Listening(table={})
+    trainer = Trainer(learn_batch=1)
+    scorer = Scorer(debounce_s=0.0, top_k=20)
     for start in range(0, len(merged), chunk):
         batch = merged[start : start + chunk]
         began = time.perf_counter()
+        out = listening.process(batch)
+        trainer.take(
+            [
+                ExampleMessage(example=e, p=None, model_version=None, watermark=listening.watermark)
+                for e in out.examples
+            ]
+        )
+        for play, _ in out.counted:
+            scorer.source.observe(play)
         writer.append_plays(batch)
         elapsed = max(time.perf_counter() - began, 1e-6)
-        examples += len(batch)
-        window = merged[max(0, start + chunk - 2000) : start + chunk]
         writer.record_metrics(
             MetricsPoint(
                 event_time=batch[-1].played_at.timestamp(),
                 wall_time=time.time(),
-                auc=past_count_auc(window),
-                examples=examples,
+                auc=trainer.rolling_auc,
+                logloss=trainer.rolling_logloss,
+                examples=trainer.learner.n_learnt,
                 plays_per_second=len(batch) / elapsed,
             )
         )
-    version = "seed-heuristic-1"
+    # The end of the data: every horizon closes, so the model learns everything.
+    trainer.take([])
+    trainer.learner.close(math.inf)
+    trainer.learner.flush()
+    snap = trainer.snapshot(SNAPSHOT_KEY)
     writer.publish_model(
-        ModelSnapshot.of_blob(version, dump_snapshot({"not": "a model"}, version=1, key=b"test-key")),
-        ModelMetrics(examples_learned=examples, rolling_auc=past_count_auc(merged[-2000:])),
+        ModelSnapshot.of_blob(snap.version, snap.blob),
+        ModelMetrics(examples_learned=snap.examples_learned, rolling_auc=trainer.rolling_auc),
     )
-    now = datetime.now(UTC)
-    writer.write_recommendations(
-        UserRecs(
-            user_id=user,
-            items=heuristic_recs(user, plays),
-            model_version=version,
-            scored_at=now,
-            as_of_event_time=plays[-1].played_at,
-            reason="personalised",
-        )
-        for user, plays in by_user.items()
+    model = LatestModel(key=SNAPSHOT_KEY, read=writer.read_model_snapshot, peek_version=writer.model_version)
+    assert model.refresh(), "the scorer's model must load the trainer's snapshot"
+    users = sorted(by_user)
+    as_of = max(p.ts for p in merged)
+    writer.write_recommendations(scorer.score(users, listening.features, model, as_of=as_of))
+    return Seeded(
+        users=users,
+        plays=by_user,
+        model_version=snap.version,
+        examples_learned=snap.examples_learned,
+        snapshot_bytes=len(snap.blob),
     )
-    return Seeded(users=sorted(by_user), plays=by_user, model_version=version)
 
 
 # --------------------------------------------------------------------------- live API

@@ -80,9 +80,9 @@ def test_recommendations_equal_what_redis_holds(
         assert all(item["track_name"] and item["artist_name"] for item in body["items"])
         meta = raw.hgetall(f"encore:recs-meta:{user}")
         assert body["model_version"] == meta[b"model_version"].decode() == seeded.model_version
-        assert datetime.fromisoformat(body["as_of_event_time"]) == seeded.plays[user][
-            -1
-        ].played_at
+        # Features are taken as of the stream's latest event time, for every listener.
+        latest = max(p.played_at for plays in seeded.plays.values() for p in plays)
+        assert datetime.fromisoformat(body["as_of_event_time"]) == latest
 
 
 def test_k_limits_and_malformed_ids(client: TestClient, seeded: Seeded) -> None:
@@ -125,11 +125,11 @@ def test_history_model_and_listeners(
     ]
     model = client.get("/v1/model").json()
     assert model["version"] == seeded.model_version
-    assert model["examples_learned"] == sum(len(p) for p in seeded.plays.values())
-    assert model["snapshot_bytes"] == len(b"not a real model")
+    assert model["examples_learned"] == seeded.examples_learned > 0
+    assert model["snapshot_bytes"] == seeded.snapshot_bytes
     points = client.get("/v1/model/history").json()["points"]
     assert len(points) == raw.xlen("encore:model:history") > 1
-    assert points[-1]["examples"] == model["examples_learned"]
+    assert 0 < points[-1]["examples"] <= model["examples_learned"]
     assert all(p["plays_per_second"] > 0 for p in points)
     listeners = client.get("/v1/listeners").json()
     assert listeners["total"] == len(seeded.users)
