@@ -15,7 +15,7 @@ Protocol (issue 4):
   LightGBM and the heuristics of :mod:`models.baselines`.
 
 >>> from datetime import datetime, timedelta, UTC
->>> from models.events import PlayEvent
+>>> from models.events import PlayEvent, event_time_order
 >>> t0 = datetime(2024, 1, 1, tzinfo=UTC)
 >>> plays = [PlayEvent(user_id=f"u{i % 7}", track_id=f"t{(i * i) % 11}",
 ...                    played_at=t0 + timedelta(hours=5 * i)) for i in range(900)]
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from models.baselines import HEURISTICS, fit_lightgbm, fit_sklearn_logreg, gain_importances
-from models.events import PlayEvent
+from models.events import PlayEvent, event_time_order
 from models.features import DAY, FEATURE_NAMES
 from models.learner import LEARN_BATCH, DelayedLearner, features_frame, make_learner
 from models.processor import PlayProcessor
@@ -141,7 +141,7 @@ def evaluate(
     """
     cfg = settings or ModelSettings()
     horizon = cfg.horizon_days * DAY
-    ordered = sorted(plays, key=lambda p: p.played_at)
+    ordered = event_time_order(plays)
     n = len(ordered)
     proc = PlayProcessor(cfg)
     learner = (

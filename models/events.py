@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any
@@ -93,6 +94,22 @@ def make_event_id(user_id: str, track_id: str, played_at: datetime, seq: int = 0
     if seq:
         raw += f"\x1f{seq}"
     return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def event_time_order(plays: Iterable[PlayEvent]) -> list[PlayEvent]:
+    """Plays sorted by ``played_at``, the order every path replays them in.
+
+    Among plays at the same instant the longest comes first: Spotify writes a 0 ms
+    twin beside a real play with the same id, and consumers keep the first copy of an
+    id. Otherwise ties keep their input order (stable sort).
+
+    >>> from datetime import datetime, UTC
+    >>> t = datetime(2024, 1, 1, tzinfo=UTC)
+    >>> twin, real = (PlayEvent(user_id="a", track_id="x", played_at=t, ms_played=ms) for ms in (0, 200_000))
+    >>> [p.ms_played for p in event_time_order([twin, real])]
+    [200000, 0]
+    """
+    return sorted(plays, key=lambda play: (play.played_at, -(play.ms_played or 0)))
 
 
 class PlayEvent(BaseModel):

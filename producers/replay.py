@@ -4,7 +4,7 @@ The pacing is pure: `replay` takes the plays, a `send` callable and a clock, so 
 same loop drives Kafka in production and a list in a unit test.
 
 >>> from datetime import datetime, timedelta, UTC
->>> from models.events import PlayEvent
+>>> from models.events import PlayEvent, event_time_order
 >>> t0 = datetime(2024, 1, 1, tzinfo=UTC)
 >>> plays = [PlayEvent(user_id="ana", track_id=f"t{i}", played_at=t0 + timedelta(days=i))
 ...          for i in (2, 0, 1)]
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from models.events import PlayEvent
+from models.events import PlayEvent, event_time_order
 
 
 @dataclass(kw_only=True)
@@ -44,11 +44,6 @@ class ReplayStats:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
 
 
-def in_event_time_order(plays: Iterable[PlayEvent]) -> list[PlayEvent]:
-    """Plays sorted by ``played_at``; ties keep their input order (stable sort)."""
-    return sorted(plays, key=lambda play: play.played_at)
-
-
 def replay(
     plays: Iterable[PlayEvent],
     *,
@@ -66,7 +61,7 @@ def replay(
     """
     if speed is not None and speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
-    ordered = in_event_time_order(plays)
+    ordered = event_time_order(plays)
     if limit is not None:
         ordered = ordered[:limit]
     stats = ReplayStats()
