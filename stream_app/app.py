@@ -62,6 +62,15 @@ listener_table = app.Table(
     use_partitioner=True,
     extra_topic_configs={"max.message.bytes": str(16 * 1024 * 1024)},
 )
+# Faust ignores a table's schema when it serialises: it picked "json" for key and value.
+# Keys went out JSON-quoted (b'"48"'), so murmur2 put a listener's state on another
+# changelog partition than its plays (no longer co-partitioned), and a worker that
+# recovered the changelog after a restart or rebalance read dicts and ints, not bytes
+# and str (tests/faults/test_worker_kill.py found both). Raw, as the schema says, on
+# the way out and, with the changelog topic made again, on the way back in.
+listener_table.key_serializer = "raw"
+listener_table.value_serializer = "raw"
+listener_table.changelog_topic = listener_table._new_changelog_topic()
 
 # The agents and timers register themselves on import.
 from stream_app import agents  # noqa: E402,F401
