@@ -83,7 +83,7 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": text[s]} for s in statuses}
 
 
-def _reader(request: Request) -> RecsReader:
+async def _reader(request: Request) -> RecsReader:
     reader: RecsReader = request.app.state.reader
     return reader
 
