@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import api, cluster, demo, evaluate, ingest, replay, report, spotify, worker
+from cli import api, bench, cluster, demo, evaluate, ingest, replay, report, spotify, worker
 
 app = typer.Typer(
     name="encore",
@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (cluster, ingest, replay, demo, spotify, api, report, worker, evaluate):
+for module in (cluster, ingest, replay, demo, spotify, api, report, worker, evaluate, bench):
     module.register(app)
 
 

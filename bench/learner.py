@@ -1,0 +1,117 @@
+"""learner: River learn + predict per second for the chosen pipeline and the alternatives,
+with their test AUC on the bundled Last.fm file.
+
+Two figures per model, both on this machine in this run:
+
+- **AUC** (test window, issue 4's protocol) from :func:`models.evaluation.evaluate` with
+  the model (``baselines=False``; the chosen model's run also fits the batch baselines:
+  scikit-learn logistic regression on the same features is its ceiling);
+- **learn + predict per second**: the model alone over the resolved examples of the
+  file (features computed once, beforehand), predict then learn, the way the trainer
+  feeds it (mini-batches of 256 for the AdaGrad logistic regression, one at a time for
+  the others), in CPU time of this process.
+
+Alternatives are reported beside the chosen model (``logreg``) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+
+from bench.common import Result, Row, load_lastfm
+from models.evaluation import evaluate
+from models.learner import LEARN_BATCH, features_frame, make_model
+from models.processor import PlayProcessor
+from models.settings import ModelSettings
+
+NAME = "learner"
+CHOSEN = "logreg"
+LABELS = {
+    "logreg": "AdaGrad logistic regression, batches of 256 (chosen)",
+    "logreg-sgd": "SGD logistic regression, one at a time",
+    "hat": "Hoeffding adaptive tree",
+    "arf": "adaptive random forest (5 trees)",
+}
+
+
+def resolved_examples(plays: list[Any]) -> list[tuple[dict[str, float], bool]]:
+    """(features, label) of every example of the file, in resolution order."""
+    proc = PlayProcessor(ModelSettings())
+    out: list[tuple[dict[str, float], bool]] = []
+    for play in plays:
+        for ex in proc.process(play).examples:
+            out.append((ex.features, ex.label))
+    out.extend((ex.features, ex.label) for ex in proc.finish())
+    return out
+
+
+def learn_predict_rate(kind: str, examples: list[tuple[dict[str, float], bool]]) -> float:
+    """Examples per CPU second, predict then learn, as the trainer feeds ``kind``."""
+    model = make_model(kind)
+    cpu0 = time.process_time()
+    if kind == CHOSEN:
+        for i in range(0, len(examples), LEARN_BATCH):
+            chunk = examples[i : i + LEARN_BATCH]
+            frame = features_frame([x for x, _ in chunk])
+            if i:
+                model.predict_proba_many(frame)
+            model.learn_many(frame, pd.Series([y for _, y in chunk], index=frame.index))
+    else:
+        for x, y in examples:
+            model.predict_proba_one(x)
+            model.learn_one(x, y)
+    return len(examples) / max(time.process_time() - cpu0, 1e-9)
+
+
+def run(*, quick: bool = False, limit: int | None = None, **_: Any) -> Result:
+    plays = load_lastfm()
+    kinds = ["logreg", "logreg-sgd", "hat"] + ([] if quick else ["arf"])
+    examples = resolved_examples(plays)
+    speed_sample = examples[: (limit or (30_000 if quick else len(examples)))]
+    per: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        batch = LEARN_BATCH if kind == CHOSEN else 1
+        res = evaluate(plays, model=make_model(kind), batch_size=batch, baselines=(kind == CHOSEN))
+        per[kind] = {
+            "auc_test": res.online_auc_test,
+            "auc_all_labelled": res.online_auc,
+            "logloss_test": res.online_logloss_test,
+            "whole_path_plays_per_cpu_s": res.plays_per_second,
+            "learn_predict_per_cpu_s": learn_predict_rate(kind, speed_sample),
+            "sklearn_logreg_auc_test": res.sklearn_logreg_auc_test,
+            "lightgbm_auc_test": res.lightgbm_auc_test,
+        }
+    chosen = per[CHOSEN]
+    rows = [
+        Row(key="logreg_auc", figure=f"{LABELS[CHOSEN]}: test AUC", value=chosen["auc_test"],
+            baseline="scikit-learn batch logistic regression",
+            baseline_value=chosen["sklearn_logreg_auc_test"]),
+        Row(key="logreg_learn_predict", figure=f"{LABELS[CHOSEN]}: learn + predict", unit="examples/s",
+            value=chosen["learn_predict_per_cpu_s"], baseline="whole feature+label+learn path, plays/s",
+            baseline_value=chosen["whole_path_plays_per_cpu_s"]),
+    ]  # fmt: skip
+    for kind in kinds:
+        if kind == CHOSEN:
+            continue
+        rows.append(
+            Row(key=f"{kind}_auc", figure=f"{LABELS[kind]}: test AUC", value=per[kind]["auc_test"],
+                baseline="chosen", baseline_value=chosen["auc_test"])
+        )
+        rows.append(
+            Row(key=f"{kind}_learn_predict", figure=f"{LABELS[kind]}: learn + predict", unit="examples/s",
+                value=per[kind]["learn_predict_per_cpu_s"], baseline="chosen",
+                baseline_value=chosen["learn_predict_per_cpu_s"])
+        )
+    return Result(
+        name=NAME,
+        parameters={"plays": len(plays), "examples": len(examples), "speed_sample": len(speed_sample),
+                    "kinds": kinds, "source": "bundled Last.fm file"},
+        rows=rows,
+        figures={"models": per, "lightgbm_auc_test": chosen["lightgbm_auc_test"]},
+        notes=["learn + predict/s is CPU time of one process (one core) over features computed "
+               "beforehand; AUC is the test window of `encore evaluate`'s protocol, each model "
+               "learning at horizon close."],
+    )  # fmt: skip
