@@ -70,7 +70,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -177,17 +177,17 @@ class Tally:
         else:
             insort(times, ts)
         if len(times) > TALLY_TIMES:
-            # Drop the oldest beyond the cap, but never one inside the lateness window.
-            keep_from = latest - lateness
-            drop = 0
-            while len(times) - drop > TALLY_TIMES and times[drop] < keep_from:
-                drop += 1
-            if drop:
+            # Keep every time inside the lateness window and the TALLY_TIMES before it:
+            # a play arriving late (within the lateness) still finds the last TALLY_TIMES
+            # plays at or before its own time, exactly as if it had arrived in order.
+            drop = bisect_left(times, latest - lateness) - TALLY_TIMES
+            if drop > 0:
                 del times[:drop]
 
     def count_in(self, ts: float, window: float) -> int:
-        """Kept plays in ``(ts - window, ts]``."""
-        return bisect_right(self.times, ts) - bisect_right(self.times, ts - window)
+        """Plays in ``(ts - window, ts]`` among the last :data:`TALLY_TIMES` at or before ``ts``."""
+        hi = bisect_right(self.times, ts)
+        return hi - max(hi - TALLY_TIMES, bisect_right(self.times, ts - window))
 
     def last_at_or_before(self, ts: float) -> float | None:
         i = bisect_right(self.times, ts)
@@ -388,10 +388,13 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
         last = times[p_hi - 1] if p_hi else None
         since_last = ts - last if last is not None else NEVER_S
         since_first = ts - pair.first if pair.first <= ts else NEVER_S
-        p1 = p_hi - bisect_right(times, ts - DAY)
-        p7 = p_hi - bisect_right(times, ts - 7 * DAY)
-        p30 = p_hi - bisect_right(times, ts - 30 * DAY)
-        p90 = p_hi - bisect_right(times, ts - 90 * DAY)
+        # Windowed counts over the last TALLY_TIMES plays at or before ts only: what the
+        # tally is sure to hold whatever the arrival order (see Tally.add).
+        p_lo = p_hi - TALLY_TIMES
+        p1 = p_hi - max(p_lo, bisect_right(times, ts - DAY))
+        p7 = p_hi - max(p_lo, bisect_right(times, ts - 7 * DAY))
+        p30 = p_hi - max(p_lo, bisect_right(times, ts - 30 * DAY))
+        p90 = p_hi - max(p_lo, bisect_right(times, ts - 90 * DAY))
         # ACT-R base-level activation over the most recent kept plays (decay 0.5, days).
         act = 0.0
         for t_i in times[max(0, p_hi - ACTIVATION_TIMES) : p_hi]:

@@ -79,24 +79,9 @@ def test_deleting_events_after_t_changes_no_feature_at_or_before_t(
             assert full[p.event_id] == kept[p.event_id], p
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    events=st.lists(raw_event, min_size=1, max_size=60),
-    cut=st.integers(min_value=0, max_value=90 * 86_400),
-    seed=st.integers(0, 1000),
-)
-def test_permuting_events_after_t_changes_no_feature_at_or_before_t(
-    events: list[tuple[str, str, str | None, int, int | None, bool | None]], cut: int, seed: int
-) -> None:
-    plays = sorted((to_play(e) for e in events), key=lambda p: p.ts)
-    t = (T0 + timedelta(seconds=cut)).timestamp()
-    before = [p for p in plays if p.ts <= t]
-    after = [p for p in plays if p.ts > t]
-    random.Random(seed).shuffle(after)
-    a = features_by_event(plays)
-    b = features_by_event(before + after)
-    for p in before:
-        assert a.get(p.event_id) == b.get(p.event_id), p
+# Permuting events after t: tests/unit/models/test_leakage.py, where the later events
+# arrive interleaved with the earlier plays (processing every earlier play first, as a
+# test here once did, cannot tell a leaking feature from a sound one).
 
 
 def test_a_play_arriving_after_a_later_one_does_not_see_it() -> None:
