@@ -7,7 +7,7 @@ and one with fewer partitions than configured is grown (Kafka cannot shrink one)
 >>> [(t.name, t.partitions) for t in topic_specs(ClusterSettings())]
 [('plays', 8), ('plays-dlq', 1), ('examples', 1), ('model-snapshots', 1)]
 >>> topic_specs(ClusterSettings())[-1].configs
-{'cleanup.policy': 'compact'}
+{'cleanup.policy': 'compact', 'max.message.bytes': '16777216'}
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 #: Kafka error code of CreateTopics for a topic that is already there.
 TOPIC_ALREADY_EXISTS = 36
+
+#: Largest model snapshot message (the broker's default limit is 1 MB; a signed learner
+#: with a month of examples waiting for their horizon is larger). Equal to the stream
+#: app's producer ``max_request_size``.
+SNAPSHOT_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,11 @@ def topic_specs(settings: ClusterSettings) -> list[TopicSpec]:
         TopicSpec(settings.dlq_topic, settings.dlq_partitions),
         # One partition by default: the trainer is a single consumer that learns in one order.
         TopicSpec(settings.examples_topic, settings.examples_partitions),
-        TopicSpec(settings.snapshots_topic, 1, {"cleanup.policy": "compact"}),
+        TopicSpec(
+            settings.snapshots_topic,
+            1,
+            {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)},
+        ),
     ]
 
 

@@ -93,6 +93,10 @@ class WorkerState:
         try:
             if self.model.refresh():
                 log.warning("model %s loaded", self.model.version)
+                # Seen from outside (tests, `encore demo`): this worker now scores
+                # with a trained snapshot, not the untrained default.
+                self.stats["model_loads"] += 1
+                self.publish_stats()
         except REDIS_DOWN as exc:
             self.metrics.redis_errors.inc()
             log.warning("Redis unavailable, model not refreshed: %s", exc)
