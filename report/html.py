@@ -29,7 +29,7 @@ from report.figure import ReportFigure
 
 #: Rows of the AUC table, as `encore evaluate` prints them: (key, label).
 AUC_ROWS: tuple[tuple[str, str], ...] = (
-    ("online_auc_test", "online (River, learns at horizon close)"),
+    ("online_auc_test", "online (Newton logistic regression, learns at horizon close)"),
     ("sklearn_logreg_auc_test", "sklearn logistic regression"),
     ("lightgbm_auc_test", "LightGBM"),
 )

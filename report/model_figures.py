@@ -22,7 +22,7 @@ ID_COLUMNS = ("ts", "user_id", "track_id", "label")
 
 #: Display names of the scored columns; unknown columns keep their own name.
 DISPLAY = {
-    "online": "online (River, learns at horizon close)",
+    "online": "online (Newton logistic regression, learns at horizon close)",
     "sklearn_logreg": "sklearn logistic regression",
     "lightgbm": "LightGBM",
 }
