@@ -69,7 +69,9 @@ def evaluate_command(
     table = Table(title="AUC on the test window (same features, same run)")
     table.add_column("model")
     table.add_column("AUC", justify="right")
-    table.add_row("online (Newton logistic regression, learns at horizon close)", _fmt(result.online_auc_test))
+    table.add_row(
+        "online (Newton logistic regression, learns at horizon close)", _fmt(result.online_auc_test)
+    )
     table.add_row("sklearn logistic regression", _fmt(result.sklearn_logreg_auc_test))
     table.add_row("LightGBM", _fmt(result.lightgbm_auc_test))
     for name, auc in result.heuristic_auc_test.items():
