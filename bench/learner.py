@@ -23,7 +23,8 @@ import pandas as pd
 
 from bench.common import Result, Row, load_lastfm
 from models.evaluation import evaluate
-from models.learner import LEARN_BATCH, features_frame, make_model
+from models.learner import LEARN_BATCH, make_model
+from models.prepare import features_frame
 from models.processor import PlayProcessor
 from models.settings import ModelSettings
 

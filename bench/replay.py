@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.common import LASTFM, Result, Row, cluster, drop_run, fresh_run, load_lastfm
 from bench.ingest import _ceiling
-from cli.replay import publish
+from producers.publish import publish
 from producers.readback import end_offsets, read_between
 
 NAME = "replay"

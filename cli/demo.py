@@ -19,18 +19,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.replay import publish
 from cluster.local import down as cluster_down
 from cluster.local import up as cluster_up
-from cluster.settings import REPO_ROOT, ClusterSettings
+from cluster.settings import ClusterSettings
 from cluster.topics import ensure_topics
+from producers.publish import LASTFM, publish
 from stream_app.fleet import Fleet, RunNamespace, Totals, wait_drained, wait_for_workers
 from stream_app.recs_store import RecsReader, RecsWriter, StoredRecs, async_client
 
 console = Console()
 
-#: The bundled real dataset (../shared/data beside the repo).
-LASTFM = REPO_ROOT.parent / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"
 
 
 def _figures(title: str, rows: dict[str, object]) -> Table:

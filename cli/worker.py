@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         """Run one stream worker: features, labels, training, scoring (Ctrl-C stops it)."""
         if metrics_port is not None:
             os.environ["ENCORE_METRICS_PORT"] = str(metrics_port)
-        from stream_app.app import app as faust_app
+        # Importing the agents registers them (and their timers) on the app.
+        from stream_app.agents import app as faust_app
 
         sys.argv = ["encore worker", "worker", "-l", loglevel, "--without-web"]
         faust_app.main()

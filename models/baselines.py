@@ -1,6 +1,6 @@
 """Batch baselines on the online model's own features, for a side-by-side run.
 
-scikit-learn logistic regression (on :func:`models.learner.prepare_frame` features,
+scikit-learn logistic regression (on :func:`models.prepare.prepare_frame` features,
 standard-scaled), LightGBM (raw features; trees do not care about monotone
 transforms) and three one-feature heuristics.
 
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.learner import prepare_frame
+from models.prepare import prepare_frame
 
 #: name -> score function (higher = more likely replayed); each reads one feature.
 HEURISTICS: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {

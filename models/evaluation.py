@@ -40,7 +40,8 @@ import pandas as pd
 from models.baselines import HEURISTICS, fit_lightgbm, fit_sklearn_logreg, gain_importances
 from models.events import PlayEvent, event_time_order
 from models.features import DAY, FEATURE_NAMES
-from models.learner import LEARN_BATCH, DelayedLearner, features_frame, make_learner
+from models.learner import LEARN_BATCH, DelayedLearner, make_learner
+from models.prepare import features_frame
 from models.processor import PlayProcessor
 from models.settings import ModelSettings
 

@@ -1,6 +1,6 @@
 """Online logistic regression by recursive Newton steps (a Laplace / extended-Kalman update).
 
-The model keeps the weights ``w`` (on :func:`models.learner.prepare`'d features plus
+The model keeps the weights ``w`` (on :func:`models.prepare.prepare`'d features plus
 an intercept) and ``A``, the summed Hessian of the log loss of everything learnt so
 far (plus a ridge prior ``l2 * I``). Each mini-batch of closed examples adds its own
 Hessian at the current weights and takes one Newton step on its gradient:
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.features import FEATURE_NAMES
+from models.prepare import LOG_FEATURES
 
 #: Default memory of :class:`NewtonLogReg`, in examples (``forget = 1 - 1 / MEMORY``).
 MEMORY = 1_000_000
@@ -56,7 +57,6 @@ class NewtonLogReg:
     """
 
     def __init__(self, l2: float = 1.0, memory: float = MEMORY) -> None:
-        from models.learner import LOG_FEATURES
 
         self.l2 = l2
         self.memory = memory

@@ -1,6 +1,7 @@
-"""The Faust app: topics, the listener table and the agents that tie them together.
+"""The Faust app: its topics and the listener table. The agents that work on them
+live in :mod:`stream_app.agents`, which registers them on this app when imported.
 
-Run one worker with ``encore worker`` (or ``faust -A stream_app.app worker -l warn``);
+Run one worker with ``encore worker`` (or ``faust -A stream_app.agents worker -l warn``);
 start several and they share the partitions of `plays` (one consumer group).
 
 - ``on_plays`` (every worker, its share of the `plays` partitions): decode, dead-letter
@@ -71,6 +72,3 @@ listener_table = app.Table(
 listener_table.key_serializer = "raw"
 listener_table.value_serializer = "raw"
 listener_table.changelog_topic = listener_table._new_changelog_topic()
-
-# The agents and timers register themselves on import.
-from stream_app import agents  # noqa: E402,F401

@@ -41,8 +41,9 @@ import orjson
 from river import metrics, utils
 
 from models.labels import Example
-from models.learner import DelayedLearner, features_frame, make_learner
+from models.learner import DelayedLearner, make_learner
 from models.metrics import BinnedAUC
+from models.prepare import features_frame
 from models.snapshot import SnapshotError, dump_snapshot, load_snapshot
 from stream_app.recs_store import ModelSnapshot
 

@@ -1,4 +1,5 @@
-"""Shared fixtures. The real local cluster for integration, e2e and fault tests, started by the same code as `encore cluster up`.
+"""Shared fixtures: the real local cluster for integration, e2e and fault tests,
+started by the same code as `encore cluster up`.
 
 ``cluster`` (session scope) yields the :class:`ClusterSettings` of a Kafka broker and
 a Redis that answer. A cluster that is already up (a developer's `encore cluster up`)

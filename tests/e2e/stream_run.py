@@ -34,7 +34,6 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
-from cli.demo import LASTFM
 from cluster.process import wait_until
 from cluster.settings import ClusterSettings
 from cluster.topics import admin_client, ensure_topics
@@ -46,6 +45,7 @@ from models.parsers import parse_paths
 from models.processor import PlayProcessor
 from models.settings import ModelSettings
 from producers.kafka_io import PlayProducer
+from producers.publish import LASTFM
 from producers.readback import end_offsets
 from producers.replay import replay
 from stream_app.fleet import Fleet, RunNamespace, Totals, wait_drained, wait_for_workers

@@ -6,10 +6,9 @@ import uuid
 
 import pytest
 
-from cli.demo import LASTFM
-from cli.replay import publish
 from cluster.settings import ClusterSettings
 from cluster.topics import ensure_topics
+from producers.publish import LASTFM, publish
 from producers.readback import end_offsets, read_between
 
 pytestmark = pytest.mark.integration
