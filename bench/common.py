@@ -36,7 +36,9 @@ from rich.table import Table
 
 from cluster.settings import REPO_ROOT, ClusterSettings
 
-RESULTS_DIR = REPO_ROOT / "bench" / "results"
+#: Where result files go; ``encore bench --snapshot`` points a snapshot's run back at
+#: the checkout's folder.
+RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR") or REPO_ROOT / "bench" / "results")
 #: The bundled real dataset (../shared/data beside the repo).
 LASTFM = REPO_ROOT.parent / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"
 #: A row whose ratio moved against it by more than this since the last result is flagged.
@@ -112,6 +114,9 @@ def machine() -> dict[str, Any]:
 
 
 def git_commit() -> dict[str, Any]:
+    if os.environ.get("BENCH_COMMIT"):  # a `--snapshot` run: exactly that commit's files
+        return {"commit": os.environ["BENCH_COMMIT"][:12], "dirty": False}
+
     def run(*args: str) -> str:
         try:
             return subprocess.run(
