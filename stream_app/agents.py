@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from aiokafka.errors import IllegalStateError
 from kafka.partitioner.default import murmur2
 
 from models.dead_letter import DeadLetter
@@ -76,15 +77,20 @@ async def on_plays(stream_: Any) -> None:
         if not plays:
             state.publish_stats()
             continue
-        out = state.listening.process(plays, partitions)
+        out = state.listening.process(plays, partitions, write=False)
         state.after_batch(plays, out)
         watermark = state.listening.watermark
         resolved = []
         for example in out.examples:
             p, version = state.predictions.pop(example.event_id, (None, None))
             resolved.append(ExampleMessage(example=example, p=p, model_version=version, watermark=watermark))
-        for value in encode_examples(resolved):
-            await examples_topic.send(value=value)
+        sent = [await examples_topic.send(value=value) for value in encode_examples(resolved)]
+        # Examples delivered first, listener state after: a crash in between redelivers
+        # the plays, which resolve the same examples again (the trainer drops the
+        # duplicates by event id). The other order lost them (tests/faults found it).
+        for delivery in sent:
+            await delivery
+        state.listening.write_back(out.touched)
         state.publish_stats()
 
 
@@ -145,12 +151,17 @@ async def measure_lag() -> None:
     owned = [tp for tp in app.consumer.assignment() if tp.topic == cluster.plays_topic]
     if not owned:
         return
-    highwaters = await app.consumer.highwaters(*owned)
     lag = 0
-    for tp in owned:
-        position = await app.consumer.position(tp)
-        if position is not None:
-            lag += max(highwaters.get(tp, position) - position, 0)
+    try:
+        highwaters = await app.consumer.highwaters(*owned)
+        for tp in owned:
+            position = await app.consumer.position(tp)
+            if position is not None:
+                lag += max(highwaters.get(tp, position) - position, 0)
+    except IllegalStateError:
+        # A rebalance took a partition between assignment() and position(): measure
+        # next time. Raised from a timer, it crashed the whole worker (tests/faults).
+        return
     ws.state.metrics.consumer_lag.set(lag)
     ws.state.stats["consumer_lag"] = lag
 

@@ -141,11 +141,15 @@ class Listening:
             # Its pending plays must be in the labeller's deadline index.
             self.processor.labeller.index(user_id)
 
-    def process(self, plays: Sequence[PlayEvent], partitions: Sequence[int] | None = None) -> BatchOutcome:
+    def process(
+        self, plays: Sequence[PlayEvent], partitions: Sequence[int] | None = None, *, write: bool = True
+    ) -> BatchOutcome:
         """Fold a batch of plays (arrival order) in; write each touched listener once.
 
         ``partitions[i]`` is the `plays` partition of ``plays[i]`` (default: all 0),
         for the event-time watermark, which then moves once, after the batch.
+        ``write=False`` leaves the table to :meth:`write_back`, for a caller that must
+        first deliver the batch's examples (the stream app does).
         """
         out = BatchOutcome()
         top = self.partition_max
@@ -167,13 +171,23 @@ class Listening:
             counts = self.label_counts.setdefault(example.user_id, {"positive": 0, "negative": 0})
             counts["positive" if example.label else "negative"] += 1
             out.touched.add(example.user_id)
-        for user_id in out.touched:
+        if write:
+            self.write_back(out.touched)
+        return out
+
+    def write_back(self, listeners: Iterable[str]) -> None:
+        """Write these listeners' state to the table, once each.
+
+        The state records which plays were seen, so a play delivered again after a
+        crash is a duplicate and resolves nothing: the examples a batch resolved must
+        be in Kafka *before* the state that says so, or a crash in between loses them.
+        """
+        for user_id in listeners:
             self.table[user_id] = encode_state(
                 self.features[user_id],
                 self.labels.get(user_id),
                 self.label_counts.setdefault(user_id, {"positive": 0, "negative": 0}),
             )
-        return out
 
     def snapshot_of(self, user_id: str) -> dict[str, Any] | None:
         """A listener's state as plain data (tests compare it with the offline path)."""

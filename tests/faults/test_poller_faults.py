@@ -15,14 +15,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cluster import ClusterSettings, down, up
+from cluster import ClusterSettings
 from producers.spotify.sinks import RedisCursorStore, redis_client
 from producers.spotify.tokens import FileTokenStore, TokenInfo
 
@@ -42,21 +41,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 CATCH_UP_S = 30.0
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ClusterSettings]:
-    """A running Kafka + Redis (reused if up, else started and stopped); never skipped."""
-    settings = ClusterSettings()
-    try:
-        state = up(settings)
-    except Exception as exc:
-        pytest.fail(f"the local cluster could not be brought up: {exc}", pytrace=False)
-    try:
-        yield settings
-    finally:
-        if state.started:
-            down(settings, services=state.started)
 
 
 class PollerProcess:
@@ -127,9 +111,7 @@ def _story(cluster: ClusterSettings, fake: FakeSpotify, tmp_path: Path) -> None:
 
     def caught_up(what: str) -> float:
         def done() -> bool:
-            return all(
-                given[u] == 0 or cursors.get(u) == script[u][given[u] - 1].ms for u in given
-            )
+            return all(given[u] == 0 or cursors.get(u) == script[u][given[u] - 1].ms for u in given)
 
         return wait_for(done, CATCH_UP_S, f"the poller to catch up ({what})")
 
