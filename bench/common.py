@@ -40,7 +40,9 @@ from cluster.settings import REPO_ROOT, ClusterSettings
 #: the checkout's folder.
 RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR") or REPO_ROOT / "bench" / "results")
 #: The bundled real dataset (../shared/data beside the repo).
-LASTFM = REPO_ROOT.parent / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"
+LASTFM = Path(
+    os.environ.get("BENCH_LASTFM") or REPO_ROOT.parent / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"
+)
 #: A row whose ratio moved against it by more than this since the last result is flagged.
 DEFAULT_TOLERANCE = 0.15
 

@@ -119,5 +119,6 @@ def _in_snapshot(argv: list[str]) -> int:
         "ENCORE_LOCAL_DIR": str(local),
         "BENCH_RESULTS_DIR": str(REPO_ROOT / "bench" / "results"),
         "BENCH_COMMIT": sha,
+        "BENCH_LASTFM": str(REPO_ROOT.parent / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"),
     }
     return subprocess.run([sys.executable, "-m", "cli.main", *argv], cwd=where, env=env).returncode
