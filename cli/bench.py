@@ -38,6 +38,9 @@ def register(app: typer.Typer) -> None:
         sizes: Annotated[
             str | None, typer.Option(help="memory: listener counts, e.g. 10000,100000,1000000.")
         ] = None,
+        plays_per_listener: Annotated[
+            float | None, typer.Option(help="memory: mean plays per synthetic listener (default 30).")
+        ] = None,
         workers: Annotated[int | None, typer.Option(help="freshness / soak: workers.")] = None,
         profile: Annotated[bool, typer.Option(help="stream: sample a worker with py-spy.")] = False,
         tolerance: Annotated[float, typer.Option(help="Regression tolerance on ratios vs last.")] = 0.15,
@@ -73,6 +76,7 @@ def register(app: typer.Typer) -> None:
         opts = {
             "quick": quick, "repeat": repeat, "limit": limit, "minutes": minutes, "rate": rate,
             "duration": duration, "sizes": sizes, "workers": workers, "profile": profile,
+            "plays_per_listener": plays_per_listener,
         }  # fmt: skip
         regressions: list[str] = []
         failed: list[str] = []
