@@ -249,8 +249,10 @@ def run(
                     target="linear: ratio 0.8-1.2", passed=0.8 <= ratio <= 1.2, higher_is_better=False)
             )
     ran = ", ".join(f"{s:,}" for s in wanted)
+    # Another history depth is another benchmark (its own file, its own gate).
+    name = NAME if plays_per_listener == 30.0 else f"{NAME}-{plays_per_listener:g}-plays"
     return Result(
-        name=NAME,
+        name=name,
         parameters={"sizes": wanted, "plays_per_listener_mean": plays_per_listener, "window_days": 30,
                     "redis": "private redis-server, no persistence", "batch": 5000},
         rows=rows,

@@ -29,7 +29,11 @@ def load_all(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
             docs.append(json.loads(path.read_text()))
         except ValueError:
             continue
-    return sorted(docs, key=lambda d: (order.get(d.get("name", ""), 99), d.get("name", "")))
+    def rank(doc: dict[str, Any]) -> tuple[int, str]:
+        name = doc.get("name", "")
+        return order.get(name.split("-")[0], 99), name
+
+    return sorted(docs, key=rank)
 
 
 def _cell(text: str) -> str:
