@@ -63,6 +63,14 @@ async def on_plays(stream_: Any) -> None:
         partitions: list[int] = []
         for event in events:
             decoded = play_or_reason(event.value)
+            if not isinstance(decoded, str) and _partition_of(decoded.user_id) != event.message.partition:
+                # Keyed unlike its listener (or not keyed): another worker owns this
+                # listener's state, and writing it from here would clobber it.
+                decoded = (
+                    f"listener {decoded.user_id[:64]!r} belongs to partition "
+                    f"{_partition_of(decoded.user_id)}, not {event.message.partition}: "
+                    "the message key must be the user_id"
+                )
             if isinstance(decoded, str):
                 msg = event.message
                 letter = DeadLetter.for_raw(

@@ -77,6 +77,9 @@ def test_kill_9_a_worker_mid_stream_and_restart_it(cluster: ClusterSettings, tmp
 
         drain_s = wait_drained(run, messages=PLAYS, deadline_s=120)
         figures = assert_same_end_state(run, plays)
+        assert figures["plays"] == PLAYS  # no play lost, none counted twice
+        # Most labels resolved in the stream, both kinds: the comparison has teeth.
+        assert figures["labels_compared"] > PLAYS * 0.8 and figures["negative"] > 1000
 
         # The trainer dropped every redelivered example by event id (sent twice by a
         # worker, or read twice after a rebalance): it took exactly the distinct ones,
