@@ -1,9 +1,10 @@
 """What one worker process holds between batches: listener state, the latest model,
 pending play-time predictions, the scorer's queue, the Redis writer and its metrics.
 
-Redis being away must not stop a worker: every Redis write here is guarded, counted
+Redis being away must not stop a worker: every Redis call here is guarded, counted
 when it fails, and retried by the next batch or scoring tick (recommendations catch
-up when Redis returns).
+up when Redis returns). After a failure the :class:`RedisGate` skips Redis calls
+until a retry-less PING answers, so a stopped Redis costs the stream nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from models.events import PlayEvent
 from models.snapshot import SnapshotError
@@ -24,6 +27,7 @@ from stream_app.listening import BatchOutcome, Listening
 from stream_app.metrics import WorkerMetrics
 from stream_app.model_cache import LatestModel
 from stream_app.recs_store import MetricsPoint, ModelMetrics, ModelSnapshot, RecsWriter
+from stream_app.redis_gate import RedisGate
 from stream_app.scorer import Scorer
 from stream_app.settings import load_or_create_snapshot_key
 from stream_app.trainer import Trainer
@@ -41,6 +45,7 @@ class WorkerState:
     scorer: Scorer
     key: bytes
     metrics: WorkerMetrics
+    redis: RedisGate
     owned: frozenset[int] = frozenset()
     #: event_id -> (P(replay) at play time, model version), until the example resolves.
     predictions: dict[str, tuple[float, str]] = field(default_factory=dict)
@@ -49,17 +54,25 @@ class WorkerState:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     #: Running counters published to Redis (``workers`` hash) after every batch.
     stats: Counter[str] = field(default_factory=Counter)
+    #: A snapshot Redis was away for, published when it answers again.
+    unpublished: tuple[ModelSnapshot, ModelMetrics, Trainer] | None = None
 
     def dead_letter(self) -> None:
         self.stats["dead_letters"] += 1
         self.metrics.dead_letters.inc()
 
+    def _redis_failed(self, exc: BaseException) -> None:
+        self.metrics.redis_errors.inc()
+        self.redis.failed(exc)
+
     def publish_stats(self) -> None:
         self.stats["updated_at"] = int(time.time() * 1000)
+        if not self.redis.open:
+            return
         try:
             self.writer.record_worker(self.name, self.stats)
-        except REDIS_DOWN:
-            self.metrics.redis_errors.inc()
+        except REDIS_DOWN as exc:
+            self._redis_failed(exc)
 
     def after_batch(self, plays: list[PlayEvent], out: BatchOutcome) -> None:
         """Predict the batch's counted plays, record history, queue listeners for scoring."""
@@ -83,13 +96,20 @@ class WorkerState:
         for play in plays:
             self.scorer.mark(play.user_id, now)
         self.stats["scoring_queue"] = self.scorer.queued
+        if not self.redis.open:  # the history is a cache of the last plays: not kept back
+            self.stats["history_not_written"] += len(plays)
+            return
         try:
             self.writer.append_plays(plays)
         except REDIS_DOWN as exc:
-            self.metrics.redis_errors.inc()
-            log.warning("Redis unavailable, history of %d plays not written: %s", len(plays), exc)
+            self._redis_failed(exc)
+            self.stats["history_not_written"] += len(plays)
 
     def refresh_model(self) -> None:
+        if not self.redis.open:
+            return
+        if self.unpublished is not None:
+            self.publish_model(*self.unpublished)
         try:
             if self.model.refresh():
                 log.warning("model %s loaded", self.model.version)
@@ -98,13 +118,12 @@ class WorkerState:
                 self.stats["model_loads"] += 1
                 self.publish_stats()
         except REDIS_DOWN as exc:
-            self.metrics.redis_errors.inc()
-            log.warning("Redis unavailable, model not refreshed: %s", exc)
+            self._redis_failed(exc)
         self.metrics.model_refused.set(self.model.refused)
 
     def score_due(self, now: float) -> None:
         users = self.scorer.due(now)
-        if not users:
+        if not users or not self.redis.open:  # they stay queued
             return
         recs = self.scorer.score(
             users,
@@ -115,9 +134,8 @@ class WorkerState:
         try:
             self.writer.write_recommendations(recs)
         except REDIS_DOWN as exc:
-            self.metrics.redis_errors.inc()
+            self._redis_failed(exc)
             self.scorer.retry(users, now)
-            log.warning("Redis unavailable, %d listeners' recommendations queued again: %s", len(users), exc)
             return
         self.scorer.done(users, now)
         self.metrics.recs_written.inc(len(recs))
@@ -126,6 +144,10 @@ class WorkerState:
         self.publish_stats()
 
     def publish_model(self, snapshot: ModelSnapshot, metrics: ModelMetrics, trainer: Trainer) -> None:
+        self.metrics.rolling_auc.set(metrics.rolling_auc or 0.0)
+        self.unpublished = (snapshot, metrics, trainer)
+        if not self.redis.open:
+            return
         try:
             self.writer.publish_model(snapshot, metrics)
             elapsed = max(time.monotonic() - self.started, 1e-9)
@@ -140,15 +162,24 @@ class WorkerState:
                 )
             )
         except REDIS_DOWN as exc:
-            self.metrics.redis_errors.inc()
-            log.warning("Redis unavailable, snapshot %s not published there: %s", snapshot.version, exc)
-        self.metrics.rolling_auc.set(metrics.rolling_auc or 0.0)
+            self._redis_failed(exc)
+            return
+        self.unpublished = None
 
 
 def _build() -> WorkerState:
     writer = RecsWriter.from_settings(cluster)
     key = load_or_create_snapshot_key(cluster.local_dir)
     model = LatestModel(key=key, read=writer.read_model_snapshot, peek_version=writer.model_version)
+    # The gate's probe: one PING, no retries, short timeouts (the writer's client retries).
+    probe = redis.Redis(
+        host=cluster.redis_host or cluster.host,
+        port=cluster.redis_port,
+        password=cluster.redis_password_value(),
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        retry=Retry(NoBackoff(), 0),
+    )
     return WorkerState(
         listening=Listening(table=listener_table, settings=model_settings),
         writer=writer,
@@ -156,6 +187,7 @@ def _build() -> WorkerState:
         scorer=Scorer(debounce_s=stream.score_debounce_s, top_k=stream.top_k),
         key=key,
         metrics=WorkerMetrics(port=stream.metrics_port),
+        redis=RedisGate(probe=lambda: bool(probe.ping())),
     )
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
@@ -175,6 +176,28 @@ class Run:
         self.replays.append(proc)
         return proc
 
+    def start_api(self) -> tuple[subprocess.Popen[bytes], str]:
+        """`encore api` on a free port against this run's Redis prefix; (process, base URL)."""
+        port = free_port()
+        out = (self.directory / "api.out").open("wb")
+        proc = subprocess.Popen(
+            [ENCORE, "api", "--port", str(port), "--log-level", "warning"],
+            env=self.env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.replays.append(proc)  # stopped with the run
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"encore api exited: {(self.directory / 'api.out').read_text()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 30, "encore api to answer /healthz")
+        return proc, url
+
     def replay_output(self, i: int = 0) -> str:
         return (self.directory / f"replay-{i}.out").read_text(errors="replace")
 
@@ -272,9 +295,9 @@ def partitions_of(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
     return [TopicPartition(topic, p) for p in sorted(parts)]
 
 
-def lag(run: Run, topic: str) -> int | None:
-    """Messages of ``topic`` the run's consumer group has not committed yet (None while
-    Kafka cannot say)."""
+def group_offsets(run: Run, topic: str) -> tuple[int, int] | None:
+    """(messages of ``topic`` the run's consumer group has committed, messages in it),
+    summed over partitions; None while Kafka cannot say."""
     try:
         consumer = _consumer(run.settings, run.app_id)
     except Exception:
@@ -284,15 +307,18 @@ def lag(run: Run, topic: str) -> int | None:
         if not parts:
             return None
         ends = consumer.end_offsets(parts)
-        behind = 0
-        for tp in parts:
-            committed = consumer.committed(tp) or 0
-            behind += max(ends[tp] - committed, 0)
-        return behind
+        committed = {tp: consumer.committed(tp) or 0 for tp in parts}
+        return sum(committed.values()), sum(ends.values())
     except Exception:
         return None
     finally:
         consumer.close()
+
+
+def lag(run: Run, topic: str) -> int | None:
+    """Messages of ``topic`` the run's consumer group has not committed yet."""
+    offsets = group_offsets(run, topic)
+    return None if offsets is None else offsets[1] - offsets[0]
 
 
 def wait_drained(run: Run, *, messages: int, deadline_s: float) -> float:
