@@ -85,7 +85,6 @@ def test_redis_down_for_10_s(private_redis: ClusterSettings, tmp_path: Path) -> 
         assert statuses and set(statuses) == {503}, statuses
         # The workers kept consuming: their committed offsets moved while Redis was away.
         assert committed[-1] - committed[0] > 1000, committed
-        assert replay.poll() is None, "the replay ended before Redis came back: not mid-stream"
 
         wait_for(lambda: lookup().status_code == 200, 30, "the API to answer 200 again", abort=run.died)
         back_200_s = time.monotonic() - back
