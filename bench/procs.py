@@ -107,6 +107,7 @@ def measure_window(
     plays_done: tuple[float, int] | None = None
     now: Totals | None = None
     progress = (time.monotonic(), -1)
+    drain_progress: tuple[float, tuple[int, int]] = (time.monotonic(), (-1, -1))
     while True:
         if not all(fleet.alive()):
             raise RuntimeError(f"a worker exited; see {fleet.log_dir}")
@@ -138,6 +139,19 @@ def measure_window(
             end = cpu_mark(pids | _worker_pids(fleet), taken)
             return Window(start=start, plays_done_at=plays_done[0], plays_done=plays_done[1],  # type: ignore[arg-type]
                           drained_at=now.last_update_ms / 1000.0, end=end, stats=now.raw)  # fmt: skip
+        if plays_done is not None:
+            drain = (now.trainer_examples, now.scoring_queue)
+            if drain != drain_progress[1]:
+                drain_progress = (time.monotonic(), drain)
+            elif time.monotonic() - drain_progress[0] > stall_s:
+                # Every play was taken but the trainer or scorer stopped moving (an agent
+                # crashed and left its worker alive): keep the plays figures, say so.
+                end = cpu_mark(pids | _worker_pids(fleet), taken)
+                stats = dict(now.raw)
+                stats["_stalled"] = {"trainer_examples": now.trainer_examples, "examples": now.examples,
+                                     "scoring_queue": now.scoring_queue}  # fmt: skip
+                return Window(start=start, plays_done_at=plays_done[0], plays_done=plays_done[1],  # type: ignore[arg-type]
+                              drained_at=None, end=end, stats=stats)  # fmt: skip
         time.sleep(poll)
 
 

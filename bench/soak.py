@@ -62,14 +62,14 @@ def run(
     ensure_topics(settings)
     writer = RecsWriter.from_settings(settings)
     redis_empty = int(writer.client.info("memory")["used_memory"])
-    fleet = start_fleet("app", ns, n_workers, settings.local_dir / "runs" / ns.run_id,
-                        extra_env={"ENCORE_REDIS_PORT": str(redis_port)})  # fmt: skip
     pop = Population(listeners, seed=23)
     samples: list[dict[str, Any]] = []
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     group = ns.env()["ENCORE_APP_ID"]
     sent = 0
+    fleet = start_fleet("app", ns, n_workers, settings.local_dir / "runs" / ns.run_id,
+                        extra_env={"ENCORE_REDIS_PORT": str(redis_port)})  # fmt: skip
     try:
         wait_workers(writer, fleet, n_workers)
         time.sleep(3.0)

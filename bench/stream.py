@@ -22,6 +22,7 @@ app workers within 15% of 1; app speed-up (2 vs 1) >= 90% of the bare agent's.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
@@ -93,6 +94,8 @@ def run_config(
             "worker_cpu_s_per_1000": sum(v for k, v in cpu_by.items() if k.startswith("worker"))
             / max(window.plays, 1) * 1000,
             "profile": spy_summary(spy_out) if spy is not None else {},
+            "stalled_after_plays": window.stats.get("_stalled"),
+            "worker_errors": _errors(log_dir),
             "log_dir": str(log_dir),
         }
     finally:
@@ -144,6 +147,12 @@ def run(
             baseline="same, 1 worker", baseline_value=bcpu1, higher_is_better=False),
     ]  # fmt: skip
     drained = [r["drained_plays_per_s"] for r in runs if r["kind"] == "app" and r["drained_plays_per_s"]]
+    stalls = [
+        f"app x{r['workers']}: every play taken, then the trainer/scorer stopped moving: "
+        f"{r['stalled_after_plays']}; {r['worker_errors'][:1]}"
+        for r in runs
+        if r.get("stalled_after_plays")
+    ]
     return Result(
         name=NAME,
         parameters={
@@ -161,8 +170,19 @@ def run(
             "the app's figures include its trainer and scorer running in the same processes.",
             "CPU from /proc (utime+stime) of the workers, the Kafka JVM and redis-server; the broker and "
             "Redis are shared with other work on this machine.",
+            *stalls,
         ],
     )
+
+
+def _errors(log_dir: Path) -> list[str]:
+    """Agent crashes and errors the workers logged (first line of each)."""
+    found: list[str] = []
+    for log in sorted(log_dir.glob("*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if "[ERROR]" in line or "Crashed" in line:
+                found.append(f"{log.name}: {line.strip()[:300]}")
+    return found[:20]
 
 
 def runs_of(runs: list[dict[str, Any]], kind: str, n: int) -> list[dict[str, Any]]:

@@ -125,4 +125,12 @@ def _in_snapshot(argv: list[str]) -> int:
         "BENCH_COMMIT": sha,
         "BENCH_LASTFM": str(REPO_ROOT.parent / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"),
     }
-    return subprocess.run([sys.executable, "-m", "cli.main", *argv], cwd=where, env=env).returncode
+    child = subprocess.Popen([sys.executable, "-m", "cli.main", *argv], cwd=where, env=env)
+    # Ctrl-C reaches the child through the terminal; SIGTERM is passed on, so its
+    # `finally:` blocks stop the workers and drop the run's topics.
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue
