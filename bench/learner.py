@@ -126,10 +126,10 @@ def run(*, quick: bool = False, limit: int | None = None, **_: Any) -> Result:
     chosen = per[CHOSEN]
     trainer_all, trainer_no_decode = trainer_rate(items)
     rows = [
-        Row(key="logreg_auc", figure=f"{LABELS[CHOSEN]}: test AUC", value=chosen["auc_test"],
+        Row(key=f"{CHOSEN}_auc", figure=f"{LABELS[CHOSEN]}: test AUC", value=chosen["auc_test"],
             baseline="scikit-learn batch logistic regression",
             baseline_value=chosen["sklearn_logreg_auc_test"]),
-        Row(key="logreg_learn_predict", figure=f"{LABELS[CHOSEN]}: learn + predict", unit="examples/s",
+        Row(key=f"{CHOSEN}_learn_predict", figure=f"{LABELS[CHOSEN]}: learn + predict", unit="examples/s",
             value=chosen["learn_predict_per_cpu_s"], baseline="whole feature+label+learn path, plays/s",
             baseline_value=chosen["whole_path_plays_per_cpu_s"]),
         Row(key="trainer_examples_per_s", figure="stream trainer (decode, metrics, learner)",
