@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 from kafka.partitioner.default import murmur2
 
@@ -105,19 +106,32 @@ async def on_plays(stream_: Any) -> None:
 @app.agent(examples_topic)
 async def on_examples(stream_: Any) -> None:
     """The trainer (the single consumer of the one `examples` partition)."""
-    trainer = ws.trainer()
     async for events in stream_.take_events(stream.batch_size, within=stream.batch_within_s):
+        trainer = ws.trainer()
+        records = [(e.message.offset, e.value) for e in events]
+        first = records[0][0] if records else 0
+        if trainer.next_offset and first > trainer.next_offset:
+            # This trainer continues a snapshot older than where the group committed
+            # (its predecessor died after learning more): read the gap first.
+            gap = await _read_examples(events[0].message.partition, trainer.next_offset, first)
+            log.warning("trainer read examples %d..%d again", trainer.next_offset, first)
+            records = gap + records
         messages: list[ExampleMessage] = []
-        for event in events:
+        next_offset = None
+        for offset, value in records:
+            if offset < trainer.next_offset:
+                continue  # in the snapshot this trainer continues already
+            next_offset = offset + 1
             try:
-                messages.extend(decode_examples(event.value))
+                messages.extend(decode_examples(value))
             except ValueError as exc:
-                log.error("undecodable examples at offset %s: %s", event.message.offset, exc)
-        trainer.take(messages)
+                log.error("undecodable examples at offset %s: %s", offset, exc)
+        trainer.take(messages, next_offset=next_offset)
         ws.state.metrics.examples_learned.set(trainer.learner.n_learnt)
         ws.state.stats["trainer_examples"] = trainer.examples_seen
         ws.state.stats["trainer_learnt"] = trainer.learner.n_learnt
         ws.state.stats["trainer_duplicates"] = trainer.duplicates
+        ws.state.stats["trainer_taken"] = trainer.taken  # by the model's lineage, across workers
         ws.state.stats["trainer_auc_so_far"] = trainer.auc_so_far.get() or 0.0
         ws.state.stats["trainer_logloss_so_far"] = (
             trainer.logloss_so_far.get() if trainer.learner.n_learnt else 0.0
@@ -125,6 +139,33 @@ async def on_examples(stream_: Any) -> None:
         ws.state.publish_stats()
         if ws.snapshot_due(trainer):
             await _publish(trainer)
+
+
+async def _read_examples(partition: int, start: int, stop: int) -> list[tuple[int, bytes]]:
+    """`examples` messages at offsets [start, stop) of one partition, read directly."""
+    tp = TopicPartition(cluster.examples_topic, partition)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=cluster.bootstrap_servers, enable_auto_commit=False, group_id=None,
+        max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        out: list[tuple[int, bytes]] = []
+        deadline = time.monotonic() + 120.0
+        while not out or out[-1][0] < stop - 1:
+            if time.monotonic() > deadline:
+                log.error("examples %d..%d could not be read again: the model misses them", start, stop)
+                break
+            batch = await consumer.getmany(tp, timeout_ms=1000)
+            got = [(m.offset, m.value) for m in batch.get(tp, []) if m.offset < stop]
+            if not got and await consumer.position(tp) >= stop:
+                break
+            out.extend(got)
+        return out
+    finally:
+        await consumer.stop()
 
 
 async def _publish(trainer: Any) -> None:
@@ -137,6 +178,45 @@ async def _publish(trainer: Any) -> None:
     )
     ws.state.publish_model(signed, metrics, trainer)
     await snapshots_topic.send(key=b"latest", value=snapshot_message(signed))
+
+
+def _examples_partitions(tps: Any) -> set[Any]:
+    return {tp for tp in tps if tp.topic == cluster.examples_topic}
+
+
+_trains = False
+
+
+@app.on_partitions_revoked.connect
+async def hand_over_trainer(_app: Any, revoked: Any, **_: Any) -> None:
+    """Before the `examples` partition goes (perhaps to another worker), publish what the
+    trainer has taken: whoever owns it next continues exactly there."""
+    trainer = ws.current_trainer()
+    if trainer is None or not _examples_partitions(revoked):
+        return
+    if trainer.next_offset > trainer.snapshot_offset:
+        await _publish(trainer)
+
+
+@app.on_partitions_assigned.connect
+async def take_over_trainer(_app: Any, assigned: Any, **_: Any) -> None:
+    """Train only while owning `examples`; on taking it, continue the latest snapshot
+    from the offset it records (``on_examples`` reads a crashed trainer's examples after
+    its last snapshot again; their duplicates go by the event ids the snapshot carries)."""
+    global _trains
+    mine = _examples_partitions(assigned)
+    if not mine:
+        if _trains:
+            log.warning("the trainer moved to another worker")
+        ws.drop_trainer()
+        _trains = False
+        ws.state.stats["trains"] = 0
+        return
+    if not _trains:
+        ws.drop_trainer()
+    ws.trainer()
+    _trains = True
+    ws.state.stats["trains"] = 1
 
 
 @app.task

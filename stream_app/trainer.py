@@ -31,9 +31,11 @@ record; they depend on how fresh a snapshot each worker had.)
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
-from collections import OrderedDict
+from array import array
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,6 +51,13 @@ from stream_app.recs_store import ModelSnapshot
 
 #: Event ids remembered to drop examples delivered twice (after a worker restart).
 SEEN_IDS = 500_000
+#: Of those, the most recent carried in a snapshot (8 bytes each), so that a trainer
+#: resumed from it on another worker still drops the copies a crashed worker re-sends.
+RESUME_IDS = 100_000
+
+
+def _id_prefix(event_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
 
 
 #: Examples per `examples` message: one message per chunk of a worker's batch keeps
@@ -125,22 +134,40 @@ class Trainer:
         self.max_event_time = -math.inf
         self.snapshot_seq = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
+        #: Resume point, carried in snapshots: the `examples` offset to read on from,
+        #: the examples this model's lineage has taken (across workers), and the id
+        #: prefixes of the most recent ones (those restored from a snapshot apart).
+        self.next_offset = 0
+        self.taken = 0
+        #: ``next_offset`` of the last snapshot made.
+        self.snapshot_offset = 0
+        self._recent: deque[int] = deque(maxlen=RESUME_IDS)
+        self._restored: set[int] = set()
 
-    def take(self, messages: list[ExampleMessage]) -> int:
-        """Take a batch of examples; return how many were new (not duplicates)."""
+    def take(self, messages: list[ExampleMessage], *, next_offset: int | None = None) -> int:
+        """Take a batch of examples; return how many were new (not duplicates).
+
+        ``next_offset``: the `examples` offset after the batch's last message.
+        """
         fresh: list[Example] = []
+        restored = self._restored
         for msg in messages:
             ex = msg.example
-            if ex.event_id in self._seen:
+            prefix = _id_prefix(ex.event_id)
+            if ex.event_id in self._seen or (restored and prefix in restored):
                 self.duplicates += 1
                 continue
             self._seen[ex.event_id] = None
             if len(self._seen) > SEEN_IDS:
                 self._seen.popitem(last=False)
+            self._recent.append(prefix)
             fresh.append(ex)
             self.watermark = max(self.watermark, msg.watermark)
             self.max_event_time = max(self.max_event_time, ex.resolved_at)
         self.examples_seen += len(fresh)
+        self.taken += len(fresh)
+        if next_offset is not None:
+            self.next_offset = max(self.next_offset, next_offset)
         self.learner.add(fresh)
         if self.learner.close(self.watermark):
             self._score(self.learner.closed)
@@ -169,6 +196,13 @@ class Trainer:
     def snapshot(self, key: bytes) -> Snapshot:
         """The whole learner (model and examples waiting for their horizon), signed."""
         self.snapshot_seq += 1
+        self.snapshot_offset = self.next_offset
+        # Rides inside the signed learner (LatestModel ignores it).
+        self.learner.resume_point = {  # type: ignore[attr-defined]
+            "next_offset": self.next_offset,
+            "taken": self.taken,
+            "recent": array("Q", self._recent).tobytes(),
+        }
         blob = dump_snapshot(self.learner, version=self.snapshot_seq, key=key)
         n = self.learner.n_learnt
         return Snapshot(version=f"v{self.snapshot_seq}-{n}", blob=blob, examples_learned=n)
@@ -179,6 +213,14 @@ class Trainer:
         if not isinstance(learner, DelayedLearner):
             raise SnapshotError(f"snapshot holds a {type(learner).__name__}, not a DelayedLearner")
         self.learner, self.snapshot_seq = learner, seq
+        point = getattr(learner, "resume_point", None)
+        if point is not None:
+            self.next_offset, self.taken = int(point["next_offset"]), int(point["taken"])
+            self.snapshot_offset = self.next_offset
+            recent = array("Q")
+            recent.frombytes(point["recent"])
+            self._recent.extend(recent)
+            self._restored = set(recent)
 
 
 def snapshot_message(snapshot: ModelSnapshot) -> bytes:

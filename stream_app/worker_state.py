@@ -198,21 +198,36 @@ _learnt_at_snapshot = 0
 
 
 def trainer() -> Trainer:
-    """The process's trainer, resumed from the latest signed snapshot when there is one."""
-    global _trainer
+    """The process's trainer, resumed from the latest signed snapshot when there is one.
+
+    Made when this worker takes the `examples` partition (and dropped when it loses
+    it), so a trainer always continues the newest snapshot, wherever it was made.
+    """
+    global _trainer, _last_snapshot, _learnt_at_snapshot
     if _trainer is None:
         _trainer = Trainer(horizon_s=model_settings.horizon_days * 86_400.0)
         try:
             snap = state.writer.read_model_snapshot()
         except REDIS_DOWN:
             snap = None
+            log.error("Redis unavailable: the trainer cannot resume the latest snapshot")
         if snap is not None:
             try:
                 _trainer.resume(snap.data, state.key)
-                log.warning("trainer resumed from snapshot %s", snap.version)
+                log.warning(
+                    "trainer resumed from snapshot %s: %d examples taken, examples offset %d",
+                    snap.version, _trainer.taken, _trainer.next_offset,
+                )  # fmt: skip
             except SnapshotError as exc:
                 log.error("refused model snapshot %s (%s); training from scratch", snap.version, exc)
+        _last_snapshot, _learnt_at_snapshot = time.monotonic(), _trainer.learner.n_learnt
     return _trainer
+
+
+def drop_trainer() -> None:
+    """This worker no longer trains: a stale trainer must neither publish nor be reused."""
+    global _trainer
+    _trainer = None
 
 
 def current_trainer() -> Trainer | None:

@@ -215,10 +215,10 @@ class Run:
         return now.plays + now.dead_letters
 
     def worker_of_trainer(self) -> int | None:
-        """Index of the worker that runs the trainer (it publishes trainer figures)."""
+        """Index of the live worker that runs the trainer (it says so in its counters)."""
         stats = self.writer.worker_stats()
         for name, figures in stats.items():
-            if "trainer_examples" in figures:
+            if figures.get("trains") == 1 and "trainer_examples" in figures:
                 pid = int(name.rsplit("-", 1)[1])
                 if pid in self.fleet.pids():
                     return self.fleet.pids().index(pid)
