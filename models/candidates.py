@@ -117,8 +117,12 @@ class Trending:
         self.capacity = capacity
         #: track -> log2 of its decayed count at time 0 (so no value ever needs rescaling).
         self.log_score: dict[str, float] = {}
+        #: (k, now) -> top list, valid until the next observe: every listener scored
+        #: in one tick shares it instead of ranking the whole catalogue again.
+        self._top: tuple[int, float, list[tuple[str, float]]] | None = None
 
     def observe(self, track_id: str, ts: float, weight: float = 1.0) -> None:
+        self._top = None
         add = math.log2(weight) + ts / self.half_life_s
         old = self.log_score.get(track_id)
         if old is None:
@@ -132,8 +136,12 @@ class Trending:
 
     def top(self, k: int, now: float) -> list[tuple[str, float]]:
         """The ``k`` hottest tracks with their decayed counts at ``now``."""
+        if self._top is not None and self._top[:2] == (k, now):
+            return self._top[2]
         best = heapq.nlargest(k, self.log_score.items(), key=lambda kv: (kv[1], kv[0]))
-        return [(t, 2.0 ** (s - now / self.half_life_s)) for t, s in best]
+        top = [(t, 2.0 ** (s - now / self.half_life_s)) for t, s in best]
+        self._top = (k, now, top)
+        return top
 
 
 def candidates(
@@ -144,13 +152,16 @@ def candidates(
     *,
     n_recent: int = 20,
     n_frequent: int = 20,
-    n_colisten: int = 30,
-    n_trending: int = 20,
+    n_seeds: int = 5,
+    n_colisten: int = 10,
+    n_trending: int = 10,
 ) -> list[Candidate]:
     """Candidates for one listener, each once, with the first reason that found it.
 
-    Order of reasons: ``recent``, ``frequent``, ``co-listened``, ``trending``. A
-    listener without counted plays (``state`` is ``None`` or empty) gets trending only.
+    Order of reasons: ``recent``, ``frequent``, ``co-listened`` (neighbours of the
+    ``n_seeds`` most recent tracks), ``trending``. A listener without counted plays
+    (``state`` is ``None`` or empty) gets trending only. The counts keep a scoring
+    under a millisecond per listener (the scorer runs once per play burst).
     """
     out: dict[str, Reason] = {}
     if state is not None and state.n_plays > 0:
@@ -161,7 +172,7 @@ def candidates(
         frequent = heapq.nlargest(n_frequent, played, key=lambda kv: (kv[1].n, kv[0]))
         for track, _ in frequent:
             out.setdefault(track, "frequent")
-        seeds = list(out)
+        seeds = [track for track, _ in recent[:n_seeds]]
         pooled: dict[str, int] = {}
         for seed in seeds:
             for other, count in colisten.neighbours(seed, n_colisten):

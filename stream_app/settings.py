@@ -30,6 +30,8 @@ class StreamSettings(BaseSettings):
     snapshot_every_s: float = 5.0
     #: A listener's recommendations are rewritten at most once per this many seconds.
     score_debounce_s: float = 1.0
+    #: CPU seconds the scorer may spend per tick (every 0.25 s) before it yields.
+    score_budget_s: float = 0.05
     #: How often workers look for a newer model snapshot in Redis.
     model_refresh_s: float = 2.0
     #: Recommendations kept per listener.

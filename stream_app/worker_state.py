@@ -26,13 +26,16 @@ from stream_app.app import cluster, listener_table, model_settings, stream
 from stream_app.listening import BatchOutcome, Listening
 from stream_app.metrics import WorkerMetrics
 from stream_app.model_cache import LatestModel
-from stream_app.recs_store import MetricsPoint, ModelMetrics, ModelSnapshot, RecsWriter
+from stream_app.recs_store import MetricsPoint, ModelMetrics, ModelSnapshot, RecsWriter, UserRecs
 from stream_app.redis_gate import RedisGate
 from stream_app.scorer import Scorer
 from stream_app.settings import load_or_create_snapshot_key
 from stream_app.trainer import Trainer
 
 log = logging.getLogger("encore.stream")
+
+#: Listeners scored per predict call inside one tick.
+SCORE_CHUNK = 64
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 
@@ -122,15 +125,24 @@ class WorkerState:
         self.metrics.model_refused.set(self.model.refused)
 
     def score_due(self, now: float) -> None:
+        """Score the listeners due, oldest queued first, within ``score_budget_s`` of
+        CPU per tick: under a flood of plays scoring falls behind (and catches up
+        after), instead of starving the plays agent that shares the event loop."""
         users = self.scorer.due(now)
         if not users or not self.redis.open:  # they stay queued
             return
-        recs = self.scorer.score(
-            users,
-            self.listening.features,
-            self.model,
-            as_of=self.listening.processor.labeller.max_event_time,
-        )
+        began = time.perf_counter()
+        recs: list[UserRecs] = []
+        for i in range(0, len(users), SCORE_CHUNK):
+            recs += self.scorer.score(
+                users[i : i + SCORE_CHUNK],
+                self.listening.features,
+                self.model,
+                as_of=self.listening.processor.labeller.max_event_time,
+            )
+            if time.perf_counter() - began > stream.score_budget_s:
+                users = users[: i + SCORE_CHUNK]
+                break
         try:
             self.writer.write_recommendations(recs)
         except REDIS_DOWN as exc:
