@@ -49,7 +49,7 @@ def _sync_assignment() -> None:
     if owned == ws.state.owned:
         return
     keys = [k for k in listener_table if _partition_of(k) in owned]
-    n = ws.state.listening.reload(keys)
+    n = ws.state.listening.reload(keys, partition_of=_partition_of)
     ws.state.owned = owned
     log.warning("partitions %s: %d listeners loaded from the changelog", sorted(owned), n)
 

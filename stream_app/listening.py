@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,11 +106,18 @@ class Listening:
             return -math.inf
         return min(self.partition_max.values()) - self.settings.allowed_lateness_s
 
-    def reload(self, listeners: Iterable[str] | None = None) -> int:
+    def reload(
+        self, listeners: Iterable[str] | None = None, partition_of: Callable[[str], int] | None = None
+    ) -> int:
         """Rebuild the in-memory state from the table (after recovery or a rebalance).
 
         ``listeners`` limits it to the keys this worker owns now; default: every key.
-        Returns the number of listeners loaded.
+        ``partition_of`` maps a listener to its `plays` partition: each partition's
+        progress is then where its listeners' states say it got to (the latest play of
+        any of them), so a partition taken over with a backlog holds the watermark back
+        until its plays catch up. Without it, a partition whose first plays came after
+        the others' made those plays late and resolved negatives before their replays
+        arrived (tests/faults/test_worker_kill.py). Returns the number of listeners loaded.
         """
         keys = list(self.table.keys()) if listeners is None else list(listeners)
         self.features.clear()
@@ -120,8 +127,12 @@ class Listening:
             raw = self.table.get(user_id)
             if raw is not None:
                 self._adopt(user_id, raw)
-        # Partitions may have moved: progress is re-learnt from the plays that follow.
         self.partition_max.clear()
+        if partition_of is not None:
+            for user_id, features in self.features.items():
+                if math.isfinite(features.latest):
+                    p = partition_of(user_id)
+                    self.partition_max[p] = max(self.partition_max.get(p, -math.inf), features.latest)
         self.processor = self._new_processor()
         return len(self.features)
 

@@ -540,6 +540,9 @@ def assert_same_end_state(
     assert not seen.inconsistent, f"{len(seen.inconsistent)} examples sent twice with different labels"
     assert cmp.resolved > 0 and cmp.positive > 0  # labels were compared at all
     return {
+        # Plays behind their worker's watermark when they arrived (never labelled):
+        # none, for plays replayed in event-time order.
+        "late": int(sum(s.get("late", 0) for s in run.writer.worker_stats().values())),
         "offline_kinds": dict(offline.kinds),
         "listeners": cmp.listeners,
         "plays": cmp.plays_counted,

@@ -221,6 +221,7 @@ def test_hostile_events_are_dead_lettered_or_deduplicated(cluster: ClusterSettin
         # The listeners are exactly what the accepted plays make of them.
         end = assert_same_end_state(run, accepted, arrival_order=True)
         assert end["plays"] == kinds["play"]
+        assert end["late"] == 0  # the watermark never ran ahead of a partition
         assert run.died() is None
         log = run.worker_log(0)
         assert "Crashed" not in log and "Traceback" not in log, log[-3000:]
