@@ -43,6 +43,9 @@ app = faust.App(
     producer_linger_ms=5,
     broker_commit_every=stream.batch_size,
     broker_commit_interval=1.0,
+    # A killed worker's partitions move to the others after this, not Faust's 60 s.
+    broker_session_timeout=15.0,
+    broker_heartbeat_interval=3.0,
     # A crashed agent must take the worker down (a supervisor restarts it), never
     # leave it alive and idle.
     agent_supervisor="mode.OneForAllSupervisor",
