@@ -5,7 +5,7 @@
 ...        "rows": [{"figure": "f", "value": 2.0, "unit": "x", "baseline": "b", "baseline_value": 4.0,
 ...                  "ratio": 0.5, "target": ">= 0.5", "passed": True}]}
 >>> print(table_rows([doc])[0])
-| x | f | 2.00 x | b: 4.00 x | 0.50 | >= 0.5 | pass | 2026-01-01 |
+| x | f | 2.00 x | b: 4.00 x | 0.50 | >= 0.5 | pass | 2026-01-01 | 2 cores, 23.5 GiB | abc |
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def table_rows(docs: Sequence[dict[str, Any]]) -> list[str]:
                         r.get("target") or "—",
                         verdict(r.get("passed")),
                         doc["date"][:10],
+                        f"{doc['machine']['nproc']} cores, {doc['machine']['memory_gib']} GiB",
+                        doc["git"]["commit"][:7],
                     )
                 )
                 + " |"
@@ -83,8 +85,8 @@ def markdown(docs: Sequence[dict[str, Any]]) -> str:
         "measured beside its baseline in the same run; the ratio is what the targets and the "
         "regression gate use. Made by `encore bench` from `bench/results/*.json`.",
         "",
-        "| bench | figure | value | baseline (same run) | ratio | target | pass | date |",
-        "|---|---|---:|---|---:|---|---|---|",
+        "| bench | figure | value | baseline (same run) | ratio | target | pass | date | machine | commit |",
+        "|---|---|---:|---|---:|---|---|---|---|---|",
         *table_rows(docs),
         "",
     ]
