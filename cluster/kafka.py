@@ -6,7 +6,8 @@ Steps, each idempotent: fetch the jars once with Maven (``infra/kafka/pom.xml``)
 its own session with a pid file, and wait until it answers a metadata request.
 
 >>> from pathlib import Path
->>> s = ClusterSettings(local_dir=Path("/tmp/x"), kafka_bootstrap=None)
+>>> s = ClusterSettings(local_dir=Path("/tmp/x"), kafka_bootstrap=None,
+...                     kafka_port=9092, kafka_controller_port=9093)
 >>> props = render_server_properties(s)
 >>> props["process.roles"], props["controller.quorum.voters"]
 ('broker,controller', '1@127.0.0.1:9093')

@@ -1,6 +1,6 @@
 """Where the cluster listens and keeps its files. Environment prefix ``ENCORE_``.
 
->>> s = ClusterSettings(_env_file=None, kafka_bootstrap=None, redis_host=None)
+>>> s = ClusterSettings(kafka_bootstrap=None, redis_host=None, kafka_port=9092, redis_port=6379)
 >>> s.bootstrap_servers
 '127.0.0.1:9092'
 >>> s.redis_url
@@ -8,7 +8,7 @@
 
 Inside docker-compose the services point at the compose hosts instead:
 
->>> c = ClusterSettings(kafka_bootstrap="kafka:9092", redis_host="redis")
+>>> c = ClusterSettings(kafka_bootstrap="kafka:9092", redis_host="redis", redis_port=6379)
 >>> c.bootstrap_servers, c.redis_url
 ('kafka:9092', 'redis://redis:6379/0')
 
