@@ -402,7 +402,10 @@ def group_lag(admin: Any, consumer: Any, group: str, topic: str) -> int | None:
     from kafka import TopicPartition
 
     try:
-        committed = admin.list_consumer_group_offsets(group)
+        if hasattr(admin, "list_group_offsets"):  # kafka-python 3.x
+            committed = admin.list_group_offsets({group: None}).get(group, {})
+        else:
+            committed = admin.list_consumer_group_offsets(group)
     except Exception:
         return None
     parts = consumer.partitions_for_topic(topic) or set()

@@ -115,8 +115,12 @@ def run(
     steady = [s for s in samples if s["t"] >= 60.0 and s["t"] <= seconds]
     first = steady[0] if steady else samples[-1]
     last = steady[-1] if steady else samples[-1]
-    lags = [s["lag"] for s in samples if s["lag"] is not None and s["t"] <= seconds]
+    # Consumer lag from the group's committed offsets; where the broker did not answer,
+    # plays sent minus plays the workers reported taken (an upper bound of it).
+    in_run = [x for x in samples if x["t"] <= seconds]
+    lags = [x["lag"] if x["lag"] is not None else x["sent"] - x["taken"] for x in in_run]
     max_lag = max(lags) if lags else None
+    steady_taken = (last["taken"] - first["taken"]) / max(last["t"] - first["t"], 1e-9)
     growth = [(b / a - 1.0) if a else None for a, b in zip(first["rss"], last["rss"], strict=False)]
     max_growth = max((g for g in growth if g is not None), default=None)
     used = last["redis_used"] - redis_empty
@@ -137,6 +141,8 @@ def run(
             target="0", passed=dlq == 0, higher_is_better=False),
         Row(key="achieved_rate", figure="plays sent per second", value=sent / seconds, unit="plays/s",
             baseline="asked", baseline_value=rate),
+        Row(key="taken_rate", figure="plays taken per second by the workers after the first minute",
+            value=steady_taken, unit="plays/s", baseline="sent", baseline_value=rate),
     ]  # fmt: skip
     return Result(
         name=NAME,
