@@ -25,7 +25,7 @@ from typing import Any
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 
-from bench.common import Result, Row, cluster, drop_run, group_lag, rss_bytes, topic_end_offsets
+from bench.common import Result, Row, cluster, cpu_seconds, drop_run, group_lag, rss_bytes, topic_end_offsets
 from bench.memory import start_private_redis
 from bench.procs import start_fleet, wait_workers
 from bench.synthetic import Population
@@ -121,6 +121,9 @@ def run(
     lags = [x["lag"] if x["lag"] is not None else x["sent"] - x["taken"] for x in in_run]
     max_lag = max(lags) if lags else None
     steady_taken = (last["taken"] - first["taken"]) / max(last["t"] - first["t"], 1e-9)
+    worker_cpu_ms_per_play = (
+        (sum(last["cpu_s"]) - sum(first["cpu_s"])) / max(last["taken"] - first["taken"], 1) * 1000
+    )
     growth = [(b / a - 1.0) if a else None for a, b in zip(first["rss"], last["rss"], strict=False)]
     max_growth = max((g for g in growth if g is not None), default=None)
     used = last["redis_used"] - redis_empty
@@ -151,7 +154,9 @@ def run(
         parameters={"minutes": minutes, "rate": rate, "workers": n_workers, "listeners": listeners,
                     "event_seconds_per_wall_second": event_speed, "sample_s": SAMPLE_S},
         rows=rows,
-        figures={"sent": sent, "drain_s": drain_s, "rss_growth_by_worker": growth,
+        figures={"sent": sent, "drain_s": drain_s,
+                 "worker_cpu_ms_per_play_after_first_minute": worker_cpu_ms_per_play,
+                 "rss_growth_by_worker": growth,
                  "redis_empty_bytes": redis_empty, "per_listener_key_bytes_sampled_max": bound,
                  "samples": samples},
         notes=[f"Ran {minutes:g} minutes at {rate:g} plays/s with {n_workers} workers"
@@ -171,6 +176,7 @@ def _sample(
         "taken": tot.plays + tot.dead_letters,
         "lag": group_lag(admin, consumer, group, settings.plays_topic),
         "rss": [rss_bytes(pid) for pid in fleet.pids()],
+        "cpu_s": [cpu_seconds(pid) for pid in fleet.pids()],
         "redis_used": int(info["used_memory"]),
         "listeners": int(writer.client.zcard(writer.keys.listeners)),
         "dlq": sum(topic_end_offsets(settings, settings.dlq_topic).values()),
