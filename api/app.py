@@ -158,7 +158,7 @@ def _v1_router(settings: ApiSettings) -> APIRouter:
     async def history(
         user_id: UserId,
         reader: Reader,
-        limit: Annotated[int, Query(ge=1, le=settings.history_max)] = 50,
+        limit: Annotated[int, Query(ge=1, le=settings.history_max)] = 20,
     ) -> HistoryResponse:
         known, plays = await reader.history(user_id, limit)
         if not known:

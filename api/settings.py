@@ -28,7 +28,8 @@ class ApiSettings(BaseSettings):
     #: Largest ``k`` a recommendations lookup may ask for.
     k_max: int = Field(default=100, ge=1)
     #: Largest ``limit`` of the history, listeners and model-history routes.
-    history_max: int = Field(default=200, ge=1)
+    #: Redis keeps a listener's 20 most recent plays (the rest of the history is in Kafka).
+    history_max: int = Field(default=20, ge=1)
     listeners_max: int = Field(default=1000, ge=1)
     model_history_max: int = Field(default=5000, ge=1)
     #: Socket, connect and pool-wait timeout towards Redis; past it a request gets 503.

@@ -328,7 +328,7 @@ class RecsWriter:
         client: redis.Redis,
         prefix: str = "encore:",
         *,
-        history_len: int = 200,
+        history_len: int = 20,
         model_history_len: int = 5000,
     ) -> None:
         self.client = client
