@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,6 +47,17 @@ async def _read_recs(settings: ClusterSettings, users: list[str], k: int) -> lis
         return [await reader.recommendations(u, k) for u in users]
     finally:
         await client.aclose()
+
+
+def _latest_model(writer: RecsWriter, *, learnt: int, timeout: float = 30.0) -> dict[str, Any]:
+    """The model info in Redis once its snapshot holds everything the trainer learnt
+    (a snapshot is published every few seconds), or the latest one at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        model = writer.read_model_info()
+        if model.get("examples_learned", -1) >= learnt or time.monotonic() > deadline:
+            return model
+        time.sleep(0.25)
 
 
 def _recs_table(recs: StoredRecs) -> Table:
@@ -117,7 +128,7 @@ def register(app: typer.Typer) -> None:
                 )
             processing_s = max(done.last_play_ms / 1000 - began, 1e-9)
             drained_s = done.last_update_ms / 1000 - began
-            model = writer.read_model_info()
+            model = _latest_model(writer, learnt=int(done.trainer("trainer_learnt") or 0))
             console.print(
                 _figures(
                     "encore demo",
