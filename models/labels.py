@@ -162,12 +162,25 @@ class Labeller:
         self.n_late = 0
         self.n_positive = 0
         self.n_negative = 0
-        self._deadlines: list[tuple[float, str, str, str]] = []
-        for state in self.states.values():
-            for track, plays in state.pending.items():
-                for ts, event_id, _ in plays:
-                    self._deadlines.append((ts + self.horizon_s, state.user_id, track, event_id))
+        self._deadlines: list[tuple[float, str, str, str]] = [
+            deadline for state in self.states.values() for deadline in self._deadlines_of(state)
+        ]
         heapq.heapify(self._deadlines)
+
+    def _deadlines_of(self, state: LabelState) -> list[tuple[float, str, str, str]]:
+        return [
+            (ts + self.horizon_s, state.user_id, track, event_id)
+            for track, plays in state.pending.items()
+            for ts, event_id, _ in plays
+        ]
+
+    def index(self, user_id: str) -> None:
+        """Put a listener's pending plays, loaded into ``states`` after construction,
+        on the deadline index, so their negatives resolve with the watermark."""
+        state = self.states.get(user_id)
+        if state is not None:
+            for deadline in self._deadlines_of(state):
+                heapq.heappush(self._deadlines, deadline)
 
     def state_of(self, user_id: str) -> LabelState:
         state = self.states.get(user_id)
