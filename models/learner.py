@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections.abc import Iterable
 from typing import Any
 
@@ -173,6 +174,36 @@ class DelayedLearner:
         self._closed: list[Example] = []
         self._seq = 0
 
+    # -- snapshots -------------------------------------------------------------------
+    # The examples waiting for their horizon (up to a horizon's worth of resolved
+    # plays) are most of a snapshot. They are pickled as columns, features as one
+    # float array (~3x smaller than Example objects), and unpacked only when the
+    # learner is used for learning again: the workers that load every snapshot to
+    # predict never build them.
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        packed = state.pop("_packed", None)
+        buffer = state.pop("_buffer", None)
+        state["_packed"] = packed if buffer is None else _pack(buffer)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_packed", None)
+
+    @property
+    def _buffer(self) -> list[tuple[float, int, Example]]:
+        buffer = self.__dict__.get("_buffer")
+        if buffer is None:
+            buffer = self.__dict__["_buffer"] = _unpack(self.__dict__.pop("_packed", None))
+        return buffer
+
+    @_buffer.setter
+    def _buffer(self, value: list[tuple[float, int, Example]]) -> None:
+        self.__dict__["_buffer"] = value
+        self.__dict__.pop("_packed", None)
+
     def predict_proba_one(self, x: Features) -> float:
         """P(replay within the horizon) for one play's features."""
         if not self.n_learnt:
@@ -252,3 +283,42 @@ class DelayedLearner:
             last = list(last.steps.values())[-1]
         w = getattr(last, "weights", None)
         return {str(k): float(v) for k, v in w.items()} if w is not None else {}
+
+
+def _pack(buffer: list[tuple[float, int, Example]]) -> dict[str, Any]:
+    """The heap of waiting examples as columns (heap order kept)."""
+    examples = [ex for _, _, ex in buffer]
+    names = tuple(examples[0].features) if examples else ()
+    same = all(len(ex.features) == len(names) and tuple(ex.features) == names for ex in examples)
+    return {
+        "deadline": array("d", [d for d, _, _ in buffer]),
+        "seq": array("q", [s for _, s, _ in buffer]),
+        "user_id": [ex.user_id for ex in examples],
+        "track_id": [ex.track_id for ex in examples],
+        "event_id": [ex.event_id for ex in examples],
+        "ts": array("d", [ex.ts for ex in examples]),
+        "label": bytes(bool(ex.label) for ex in examples),
+        "resolved_at": array("d", [ex.resolved_at for ex in examples]),
+        "names": names if same else None,
+        "features": array("d", [v for ex in examples for v in ex.features.values()])
+        if same
+        else [ex.features for ex in examples],
+    }
+
+
+def _unpack(packed: dict[str, Any] | None) -> list[tuple[float, int, Example]]:
+    if packed is None:
+        return []
+    names = packed["names"]
+    n = len(packed["seq"])
+    if names is not None:
+        width, flat = len(names), packed["features"]
+        features = [dict(zip(names, flat[i * width : (i + 1) * width], strict=True)) for i in range(n)]
+    else:
+        features = packed["features"]
+    columns = zip(
+        packed["user_id"], packed["track_id"], packed["event_id"], packed["ts"], features,
+        packed["label"], packed["resolved_at"], strict=True,
+    )  # fmt: skip
+    examples = [Example(u, t, e, ts, x, bool(y), r) for u, t, e, ts, x, y, r in columns]
+    return list(zip(packed["deadline"], packed["seq"], examples, strict=True))

@@ -5,8 +5,10 @@ HMAC-SHA256 (keyed by ``ENCORE_SNAPSHOT_KEY``) has been verified with
 :func:`hmac.compare_digest`. A snapshot that does not verify raises
 :class:`SnapshotTampered` and is never unpickled.
 
-Layout: ``MAGIC (8 bytes) | version (8, big-endian) | HMAC-SHA256 (32) | pickle``;
-the HMAC covers magic, version and pickle.
+Layout: ``MAGIC (8 bytes) | version (8, big-endian) | HMAC-SHA256 (32) | body``, the
+body a zlib-compressed pickle (``ENCSNAP2``; ``ENCSNAP1`` snapshots, plain pickle,
+still load); the HMAC covers magic, version and body, and is checked before the body
+is decompressed or unpickled.
 
 >>> from models.learner import DelayedLearner
 >>> key = b"k" * 32
@@ -27,9 +29,12 @@ import hashlib
 import hmac
 import os
 import pickle
+import zlib
 from typing import Any
 
-MAGIC = b"ENCSNAP1"
+MAGIC = b"ENCSNAP2"
+#: The first layout: the same, with the body an uncompressed pickle.
+MAGIC_V1 = b"ENCSNAP1"
 _HEADER = len(MAGIC) + 8 + 32
 #: Environment variable holding the HMAC key (any string; 32+ random bytes advised).
 KEY_ENV = "ENCORE_SNAPSHOT_KEY"
@@ -62,14 +67,14 @@ def _mac(key: bytes, header: bytes, body: bytes) -> bytes:
 
 def dump_snapshot(obj: Any, *, version: int, key: bytes | str | None = None) -> bytes:
     """Pickle ``obj`` (a learner) into signed snapshot bytes."""
-    body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    body = zlib.compress(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), 1)
     head = MAGIC + int(version).to_bytes(8, "big")
     return head + _mac(snapshot_key(key), head, body) + body
 
 
 def snapshot_version(blob: bytes) -> int:
     """The version written in a snapshot's header (not verified: for display only)."""
-    if len(blob) < _HEADER or not blob.startswith(MAGIC):
+    if len(blob) < _HEADER or not blob.startswith((MAGIC, MAGIC_V1)):
         raise SnapshotError("not an encore snapshot")
     return int.from_bytes(blob[len(MAGIC) : len(MAGIC) + 8], "big")
 
@@ -85,11 +90,16 @@ def load_snapshot(blob: bytes, *, key: bytes | str | None = None) -> tuple[Any, 
 
     Raises :class:`SnapshotTampered` (never unpickling) when the HMAC does not match.
     """
-    if len(blob) < _HEADER or not blob.startswith(MAGIC):
+    if len(blob) < _HEADER or not blob.startswith((MAGIC, MAGIC_V1)):
         raise SnapshotError("not an encore snapshot")
     head = blob[: len(MAGIC) + 8]
     mac = blob[len(MAGIC) + 8 : _HEADER]
     body = blob[_HEADER:]
     if not hmac.compare_digest(mac, _mac(snapshot_key(key), head, body)):
         raise SnapshotTampered("snapshot HMAC does not match: refusing to unpickle it")
+    if head.startswith(MAGIC):
+        try:
+            body = zlib.decompress(body)
+        except zlib.error as exc:  # signed with our key, yet not ours: refuse it all the same
+            raise SnapshotError(f"snapshot body does not decompress: {exc}") from exc
     return pickle.loads(body), int.from_bytes(head[len(MAGIC) :], "big")

@@ -19,6 +19,7 @@ from models.dead_letter import DeadLetter
 from models.events import PlayEvent
 from stream_app import worker_state as ws
 from stream_app.app import (
+    MAX_MESSAGE_BYTES,
     app,
     cluster,
     dlq_topic,
@@ -146,7 +147,7 @@ async def _read_examples(partition: int, start: int, stop: int) -> list[tuple[in
     tp = TopicPartition(cluster.examples_topic, partition)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=cluster.bootstrap_servers, enable_auto_commit=False, group_id=None,
-        max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=64 * 1024 * 1024,
     )  # fmt: skip
     await consumer.start()
     try:
@@ -177,7 +178,16 @@ async def _publish(trainer: Any) -> None:
         rolling_logloss=trainer.rolling_logloss,
     )
     ws.state.publish_model(signed, metrics, trainer)
-    await snapshots_topic.send(key=b"latest", value=snapshot_message(signed))
+    message = snapshot_message(signed)
+    if len(message) > MAX_MESSAGE_BYTES - 4096:
+        # Redis holds it (a resuming trainer reads it there); the topic's copy is
+        # skipped rather than crash the trainer on the producer's size limit.
+        log.error(
+            "model snapshot %s is %d bytes, over the %d-byte message limit: kept in Redis only",
+            signed.version, len(message), MAX_MESSAGE_BYTES,
+        )  # fmt: skip
+        return
+    await snapshots_topic.send(key=b"latest", value=message)
 
 
 def _examples_partitions(tps: Any) -> set[Any]:

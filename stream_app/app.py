@@ -20,6 +20,7 @@ import logging
 import faust
 
 from cluster.settings import ClusterSettings
+from cluster.topics import SNAPSHOT_MAX_BYTES
 from models.settings import ModelSettings
 from stream_app.settings import StreamSettings
 
@@ -28,6 +29,9 @@ log = logging.getLogger("encore.stream")
 cluster = ClusterSettings()
 stream = StreamSettings()
 model_settings = ModelSettings()
+
+#: Largest message the app produces (and its topics accept): model snapshots.
+MAX_MESSAGE_BYTES = SNAPSHOT_MAX_BYTES
 
 app = faust.App(
     stream.app_id,
@@ -39,7 +43,7 @@ app = faust.App(
     web_enabled=False,
     datadir=str(cluster.local_dir / "faust"),
     stream_recovery_delay=0.0,
-    producer_max_request_size=16 * 1024 * 1024,
+    producer_max_request_size=MAX_MESSAGE_BYTES,
     producer_linger_ms=5,
     broker_commit_every=stream.batch_size,
     broker_commit_interval=1.0,
@@ -64,7 +68,7 @@ listener_table = app.Table(
     partitions=cluster.plays_partitions,
     schema=faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw"),
     use_partitioner=True,
-    extra_topic_configs={"max.message.bytes": str(16 * 1024 * 1024)},
+    extra_topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
 )
 # Faust ignores a table's schema when it serialises: it picked "json" for key and value.
 # Keys went out JSON-quoted (b'"48"'), so murmur2 put a listener's state on another
