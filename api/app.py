@@ -5,23 +5,28 @@ bad ``k`` or malformed id 422, missing/wrong ``X-API-Key`` 401 (only when a key 
 Redis unreachable 503. No stack trace ever reaches a client.
 """
 
+import gc
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import redis.exceptions
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Scope
 
+from api.fast_lookup import FastLookup
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.schemas import (
     ErrorResponse,
@@ -34,7 +39,6 @@ from api.schemas import (
     ModelResponse,
     PlayOut,
     ReadyResponse,
-    RecommendationItem,
     RecommendationsResponse,
     ValidationIssue,
 )
@@ -51,6 +55,8 @@ log = logging.getLogger("encore.api")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 API_KEY_HEADER = "X-API-Key"
+#: The hot route; ``api.fast_lookup`` answers its plain valid requests before FastAPI.
+RECS_ROUTE = "/v1/users/{user_id}/recommendations"
 
 #: Redis errors that mean "cannot reach Redis right now" (AuthenticationError and
 #: BusyLoadingError are ConnectionErrors; a full pool raises ConnectionError too).
@@ -67,10 +73,36 @@ class ApiError(Exception):
         self.message = message
 
 
-def _error(status: int, code: str, message: str, details: list[ValidationIssue] | None = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: list[ValidationIssue] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = ErrorResponse(code=code, message=message, details=details or [])
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"), headers=headers)
+
+
+def recommendations_body(payload: dict[str, Any], k: int) -> bytes:
+    """The JSON of a ``RecommendationsResponse`` (same fields, order and datetime form as
+    pydantic's: UTC as ``Z``) from ``RecsReader.recommendations_payload``, by orjson."""
+    return orjson.dumps(
+        {
+            "user_id": payload["user_id"],
+            "k": k,
+            "items": payload["items"],
+            "model_version": payload["model_version"],
+            "scored_at": payload["scored_at"],
+            "as_of_event_time": payload["as_of_event_time"],
+            "reason": payload["reason"],
+        },
+        option=orjson.OPT_UTC_Z,
+    )
+
+
+def _not_found(exc: RecsNotFoundError) -> ApiError:
+    return ApiError(404, "no_recommendations" if exc.known else "unknown_listener", str(exc))
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -124,7 +156,7 @@ def _v1_router(settings: ApiSettings) -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=_key_dependency(settings), tags=["v1"])
 
     @router.get(
-        "/users/{user_id}/recommendations",
+        RECS_ROUTE.removeprefix("/v1"),
         response_model=RecommendationsResponse,
         responses=_responses(*auth, 404, 422, 503),
         summary="A listener's top recommendations, best first",
@@ -133,21 +165,14 @@ def _v1_router(settings: ApiSettings) -> APIRouter:
         user_id: UserId,
         reader: Reader,
         k: Annotated[int, Query(ge=1, le=settings.k_max, description="How many items.")] = 10,
-    ) -> RecommendationsResponse:
+    ) -> Response:
+        # Declared with response_model for the OpenAPI schema; the body is encoded by
+        # ``recommendations_body`` (the same bytes the fast path sends), not validated again.
         try:
-            recs = await reader.recommendations(user_id, k)
+            payload = await reader.recommendations_payload(user_id, k)
         except RecsNotFoundError as exc:
-            code = "no_recommendations" if exc.known else "unknown_listener"
-            raise ApiError(404, code, str(exc)) from exc
-        return RecommendationsResponse(
-            user_id=recs.user_id,
-            k=k,
-            items=[RecommendationItem(**item.model_dump()) for item in recs.items],
-            model_version=recs.model_version,
-            scored_at=recs.scored_at,
-            as_of_event_time=recs.as_of_event_time,
-            reason=recs.reason,
-        )
+            raise _not_found(exc) from exc
+        return Response(recommendations_body(payload, k), media_type="application/json")
 
     @router.get(
         "/users/{user_id}/history",
@@ -163,9 +188,7 @@ def _v1_router(settings: ApiSettings) -> APIRouter:
         known, plays = await reader.history(user_id, limit)
         if not known:
             raise ApiError(404, "unknown_listener", f"listener {user_id!r} is unknown")
-        return HistoryResponse(
-            user_id=user_id, plays=[PlayOut(**play.model_dump()) for play in plays]
-        )
+        return HistoryResponse(user_id=user_id, plays=[PlayOut(**play.model_dump()) for play in plays])
 
     @router.get(
         "/listeners",
@@ -205,9 +228,7 @@ def _v1_router(settings: ApiSettings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=settings.model_history_max)] = 500,
     ) -> ModelHistoryResponse:
         points = await reader.metrics_history(limit)
-        return ModelHistoryResponse(
-            points=[MetricsPointOut(**point.model_dump()) for point in points]
-        )
+        return ModelHistoryResponse(points=[MetricsPointOut(**point.model_dump()) for point in points])
 
     return router
 
@@ -215,9 +236,7 @@ def _v1_router(settings: ApiSettings) -> APIRouter:
 def _install_error_handlers(app: FastAPI, metrics: ApiMetrics) -> None:
     Handler = Callable[[Request, Any], Coroutine[Any, Any, JSONResponse]]
 
-    def handle(exc_type: type[Exception] | tuple[type[Exception], ...]) -> Callable[
-        [Handler], Handler
-    ]:
+    def handle(exc_type: type[Exception] | tuple[type[Exception], ...]) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             for one in exc_type if isinstance(exc_type, tuple) else (exc_type,):
                 app.add_exception_handler(one, fn)
@@ -232,13 +251,13 @@ def _install_error_handlers(app: FastAPI, metrics: ApiMetrics) -> None:
     @handle(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         issues = [
-            ValidationIssue(loc=[p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
-                            msg=str(e.get("msg", "invalid")))
+            ValidationIssue(
+                loc=[p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+                msg=str(e.get("msg", "invalid")),
+            )
             for e in exc.errors()
         ]
-        message = "; ".join(
-            f"{'.'.join(str(p) for p in issue.loc)}: {issue.msg}" for issue in issues
-        )
+        message = "; ".join(f"{'.'.join(str(p) for p in issue.loc)}: {issue.msg}" for issue in issues)
         return _error(422, "invalid_request", message or "invalid request", issues)
 
     @handle(REDIS_DOWN)
@@ -274,6 +293,37 @@ def _install_error_handlers(app: FastAPI, metrics: ApiMetrics) -> None:
         return _error(500, "internal_error", "internal error")
 
 
+class _App(FastAPI):
+    """FastAPI whose middleware stack can be wrapped from outside (``api.fast_lookup``)."""
+
+    outer: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.outer is None else self.outer(stack)
+
+
+def _install_fast_lookup(app: _App, settings: ApiSettings, metrics: ApiMetrics) -> None:
+    """The recommendations route's shortcut (``api.fast_lookup``), outside every middleware."""
+
+    def lookup() -> Callable[[str, int], Coroutine[Any, Any, dict[str, Any]]]:
+        return app.state.reader.recommendations_payload  # type: ignore[no-any-return]
+
+    async def on_error(scope: Scope, exc: Exception) -> Response:
+        if isinstance(exc, RecsNotFoundError):
+            exc = _not_found(exc)
+        handlers = app.exception_handlers
+        handler = next((handlers[t] for t in type(exc).__mro__ if t in handlers), None)
+        if handler is None:  # not reached: Exception has a handler
+            raise exc
+        return await handler(Request(scope), exc)  # type: ignore[no-any-return]
+
+    app.outer = partial(
+        FastLookup, k_max=settings.k_max, api_key=settings.api_key_value(), route=RECS_ROUTE,
+        metrics=metrics, lookup=lookup, encode=recommendations_body, on_error=on_error,
+    )  # fmt: skip
+
+
 def create_app(settings: ApiSettings | None = None, *, reader: RecsReader | None = None) -> FastAPI:
     """Build the app. ``reader`` replaces the Redis reader (unit tests); by default one
     pooled async Redis client is created in the lifespan and closed after it."""
@@ -282,6 +332,11 @@ def create_app(settings: ApiSettings | None = None, *, reader: RecsReader | None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything built so far (modules, the app, its schemas) lives as long as the
+        # process: out of the collector's way, a full collection no longer walks it
+        # (those walks were the lookup's tail latency under load).
+        gc.collect()
+        gc.freeze()
         if reader is not None:
             app.state.reader = reader
             yield
@@ -297,7 +352,7 @@ def create_app(settings: ApiSettings | None = None, *, reader: RecsReader | None
         finally:
             await client.aclose()
 
-    app = FastAPI(
+    app = _App(
         title="encore lookup API",
         version="1.0.0",
         description=(
@@ -311,6 +366,7 @@ def create_app(settings: ApiSettings | None = None, *, reader: RecsReader | None
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_error_handlers(app, metrics)
     app.include_router(_v1_router(settings))
+    _install_fast_lookup(app, settings, metrics)
 
     @app.get("/healthz", response_model=HealthResponse, tags=["ops"], summary="Process is up")
     async def healthz() -> HealthResponse:
@@ -336,8 +392,12 @@ def create_app(settings: ApiSettings | None = None, *, reader: RecsReader | None
     @app.get(
         "/metrics",
         response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
-                         "description": "Prometheus text format."}},
+        responses={
+            200: {
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "description": "Prometheus text format.",
+            }
+        },
         tags=["ops"],
         summary="Prometheus metrics",
     )

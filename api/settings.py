@@ -4,11 +4,13 @@ Redis host, port, password and key prefix come from ``ClusterSettings`` (``ENCOR
 ``ENCORE_REDIS_PORT``, ``ENCORE_REDIS_PASSWORD``, ``ENCORE_REDIS_PREFIX``).
 
 >>> s = ApiSettings()
->>> s.api_port, s.k_max, s.api_key is None
-(8000, 100, True)
+>>> s.api_port, s.k_max, s.api_key is None, s.api_workers
+(8000, 100, True, 1)
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +25,13 @@ class ApiSettings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    #: uvicorn worker processes (``encore api``); see docs/api.md, "Throughput", for
+    #: how the default was measured on a 2-core machine.
+    api_workers: int = Field(default=1, ge=1, le=64)
+    #: uvicorn's event loop and HTTP parser; ``auto`` takes uvloop and httptools when
+    #: installed, else asyncio and h11.
+    api_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    api_http: Literal["auto", "h11", "httptools"] = "auto"
     #: When set, every /v1 route needs header ``X-API-Key`` equal to it. Never logged.
     api_key: SecretStr | None = None
     #: Largest ``k`` a recommendations lookup may ask for.

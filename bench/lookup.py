@@ -13,6 +13,7 @@ Targets (issue 8): p99 < 5 ms and >= 20% of the ceiling's requests per second.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from api.settings import ApiSettings
 from bench.common import Result, Row, cluster, drop_run, median
 from bench.procs import spy_start, spy_summary
 from bench.synthetic import file_stats
@@ -116,10 +118,21 @@ def redis_bench(settings: ClusterSettings, args: list[str], n: int) -> dict[str,
     }
 
 
+def serving_stack() -> dict[str, str]:
+    """What uvicorn's ``auto`` and redis-py pick here: uvloop/httptools/hiredis when installed."""
+    have = {name: importlib.util.find_spec(name) is not None for name in ("uvloop", "httptools", "hiredis")}
+    return {
+        "loop": "uvloop" if have["uvloop"] else "asyncio",
+        "http": "httptools" if have["httptools"] else "h11",
+        "redis_parser": "hiredis" if have["hiredis"] else "python",
+    }
+
+
 def run(
     *, quick: bool = False, duration: float | None = None, listeners: int = 10_000, profile: bool = False,
-    **_: Any,
+    workers: int | None = None, **_: Any,
 ) -> Result:  # fmt: skip
+    workers = workers or ApiSettings().api_workers
     c = cluster()
     wrk = ensure_wrk()
     duration = duration or (10.0 if quick else 30.0)
@@ -131,7 +144,8 @@ def run(
     env = {**os.environ, **ns.env(), "ENCORE_API_PORT": str(port)}
     log = (settings.local_dir / "runs").joinpath(f"{ns.run_id}-api.log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "cli.main", "api", "--port", str(port), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "cli.main", "api", "--port", str(port), "--workers", str(workers),
+           "--log-level", "warning"]  # fmt: skip
     api = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
@@ -203,11 +217,26 @@ def run(
     ]  # fmt: skip
     return Result(
         name=NAME,
-        parameters={"connections": CONNECTIONS, "wrk_threads": 2, "seconds": duration, "listeners": listeners,
-                    "k": 10, "api_processes": 1, "tool": "wrk 4.1 (Debian) --latency"},
+        parameters={
+            "connections": CONNECTIONS,
+            "wrk_threads": 2,
+            "seconds": duration,
+            "listeners": listeners,
+            "k": 10,
+            "api_processes": workers,
+            **serving_stack(),
+            "tool": "wrk 4.1 (Debian) --latency",
+        },
         rows=rows,
-        figures={"api": api_fig, "redis_get_runs": ceilings, "redis_lookup_script": lua,
-                 "api_profile": spy_summary(spy_out) if profile else {}, "wrk_output": out},
-        notes=["wrk, the API, Redis and redis-benchmark share the machine's 2 cores; closed loop: "
-               "at 100 connections, latency = 100 / throughput."],
+        figures={
+            "api": api_fig,
+            "redis_get_runs": ceilings,
+            "redis_lookup_script": lua,
+            "api_profile": spy_summary(spy_out) if profile else {},
+            "wrk_output": out,
+        },
+        notes=[
+            "wrk, the API, Redis and redis-benchmark share the machine's 2 cores; closed loop: "
+            "at 100 connections, latency = 100 / throughput."
+        ],
     )

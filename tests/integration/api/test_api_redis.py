@@ -66,9 +66,7 @@ def stored_recs(raw: redis.Redis, user: str, k: int) -> list[dict[str, Any]]:
     return out
 
 
-def test_recommendations_equal_what_redis_holds(
-    client: TestClient, raw: redis.Redis, seeded: Seeded
-) -> None:
+def test_recommendations_equal_what_redis_holds(client: TestClient, raw: redis.Redis, seeded: Seeded) -> None:
     for user in seeded.users:
         r = client.get(f"/v1/users/{user}/recommendations", params={"k": 7})
         assert r.status_code == 200, r.text
@@ -96,9 +94,7 @@ def test_k_limits_and_malformed_ids(client: TestClient, seeded: Seeded) -> None:
     assert r.status_code == 422 and "path.user_id" in r.json()["message"]
 
 
-def test_404_unknown_and_not_yet_scored(
-    client: TestClient, writer: RecsWriter, seeded: Seeded
-) -> None:
+def test_404_unknown_and_not_yet_scored(client: TestClient, writer: RecsWriter, seeded: Seeded) -> None:
     r = client.get("/v1/users/nobody/recommendations")
     assert (r.status_code, r.json()["code"]) == (404, "unknown_listener")
     assert "'nobody' is unknown" in r.json()["message"]
@@ -108,21 +104,15 @@ def test_404_unknown_and_not_yet_scored(
     writer.append_plays([fresh])
     r = client.get("/v1/users/newcomer/recommendations")
     assert (r.status_code, r.json()["code"]) == (404, "no_recommendations")
-    assert client.get("/v1/users/newcomer/history").json()["plays"][0]["track_id"] == (
-        fresh.track_id
-    )
+    assert client.get("/v1/users/newcomer/history").json()["plays"][0]["track_id"] == (fresh.track_id)
 
 
-def test_history_model_and_listeners(
-    client: TestClient, raw: redis.Redis, seeded: Seeded
-) -> None:
+def test_history_model_and_listeners(client: TestClient, raw: redis.Redis, seeded: Seeded) -> None:
     user = seeded.users[-1]
     plays = client.get(f"/v1/users/{user}/history", params={"limit": 5}).json()["plays"]
     expected = list(reversed(seeded.plays[user]))[:5]
     assert [p["track_id"] for p in plays] == [p.track_id for p in expected]
-    assert [datetime.fromisoformat(p["played_at"]) for p in plays] == [
-        p.played_at for p in expected
-    ]
+    assert [datetime.fromisoformat(p["played_at"]) for p in plays] == [p.played_at for p in expected]
     model = client.get("/v1/model").json()
     assert model["version"] == seeded.model_version
     assert model["examples_learned"] == seeded.examples_learned > 0
@@ -212,9 +202,7 @@ def test_a_lookup_is_one_round_trip(
     assert stats["cmdstat_evalsha"]["calls"] == 1
 
 
-def test_a_write_is_one_transaction(
-    writer: RecsWriter, redis_server: RedisServer, raw: redis.Redis
-) -> None:
+def test_a_write_is_one_transaction(writer: RecsWriter, redis_server: RedisServer, raw: redis.Redis) -> None:
     recs = [
         UserRecs(
             user_id=user,
@@ -234,9 +222,7 @@ def test_a_write_is_one_transaction(
     assert raw.zrevrange("encore:recs:b", 0, 0) == [b"t4"]
 
 
-def test_503_when_redis_is_really_stopped(
-    tmp_path: Path, seeded: Seeded
-) -> None:
+def test_503_when_redis_is_really_stopped(tmp_path: Path, seeded: Seeded) -> None:
     server = RedisServer(tmp_path / "own-redis")
     server.start()
     try:
@@ -279,8 +265,19 @@ def test_503_when_redis_is_really_stopped(
                 10,
                 "API answering again after Redis restart",
             )
-            assert client.get("/v1/users/ana/recommendations").json()["code"] == (
-                "unknown_listener"
-            )
+            assert client.get("/v1/users/ana/recommendations").json()["code"] == ("unknown_listener")
     finally:
         server.stop()
+
+
+def test_shortcut_and_route_agree_on_real_redis(client: TestClient, raw: redis.Redis, seeded: Seeded) -> None:
+    user = seeded.users[0]
+    fast = client.get(f"/v1/users/{user}/recommendations?k=3")
+    routed = client.get(f"/v1/users/{user}/recommendations?k=03")  # FastAPI's own route
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    # A score the contract does not allow is a 500 corrupt_record, not a body with it.
+    raw.zadd(f"encore:recs:{user}", {"bogus": 7.0})
+    r = client.get(f"/v1/users/{user}/recommendations?k=3")
+    assert r.status_code == 500 and r.json()["code"] == "corrupt_record"
+    raw.zrem(f"encore:recs:{user}", "bogus")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis.exceptions
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from api.app import create_app
+from api.schemas import RecommendationItem, RecommendationsResponse
 from api.settings import ApiSettings
 from cli import api as cli_api
 from stream_app.recs_store import (
@@ -41,10 +43,16 @@ class StubReader(RecsReader):
             "ana": StoredRecs(
                 user_id="ana",
                 items=[
-                    StoredRecItem(track_id="b", score=0.9, reason="played 9 times",
-                                  track_name="Song B", artist_name="Band"),
-                    StoredRecItem(track_id="a", score=0.4, reason="personalised",
-                                  track_name=None, artist_name=None),
+                    StoredRecItem(
+                        track_id="b",
+                        score=0.9,
+                        reason="played 9 times",
+                        track_name="Song B",
+                        artist_name="Band",
+                    ),
+                    StoredRecItem(
+                        track_id="a", score=0.4, reason="personalised", track_name=None, artist_name=None
+                    ),
                 ],
                 model_version="v7",
                 scored_at=T0,
@@ -54,8 +62,12 @@ class StubReader(RecsReader):
         }
         self.known = {"ana", "bo"}
         self.info: ModelInfo | None = ModelInfo(
-            version="v7", examples_learned=10, rolling_auc=0.8, rolling_logloss=0.5,
-            published_at=T0, snapshot_bytes=3,
+            version="v7",
+            examples_learned=10,
+            rolling_auc=0.8,
+            rolling_logloss=0.5,
+            published_at=T0,
+            snapshot_bytes=3,
         )
 
     def _check(self) -> None:
@@ -73,6 +85,16 @@ class StubReader(RecsReader):
             raise RecsNotFoundError(user_id, known=user_id in self.known)
         found = self.recs[user_id]
         return found.model_copy(update={"items": found.items[:k]})
+
+    async def recommendations_payload(self, user_id: str, k: int) -> dict[str, Any]:
+        # What the API calls: the same answer in RecsReader.recommendations_payload's form.
+        recs = await self.recommendations(user_id, k)
+        payload = recs.model_dump()
+        payload["items"] = [
+            {f: getattr(i, f) for f in ("track_id", "track_name", "artist_name", "score", "reason")}
+            for i in recs.items
+        ]
+        return payload
 
     async def history(self, user_id: str, limit: int) -> tuple[bool, list[HistoryPlay]]:
         self._check()
@@ -117,13 +139,52 @@ def test_recommendations_happy_path(client: TestClient, stub: StubReader) -> Non
     body = r.json()
     assert [i["track_id"] for i in body["items"]] == ["b", "a"]
     assert body["items"][0] == {
-        "track_id": "b", "track_name": "Song B", "artist_name": "Band",
-        "score": 0.9, "reason": "played 9 times",
+        "track_id": "b",
+        "track_name": "Song B",
+        "artist_name": "Band",
+        "score": 0.9,
+        "reason": "played 9 times",
     }
     assert body["model_version"] == "v7" and body["k"] == 5
     assert datetime.fromisoformat(body["as_of_event_time"]) == T0
     assert stub.calls == [("ana", 5)]
     assert client.get("/v1/users/ana/recommendations").json()["k"] == 10  # the default
+
+
+def test_shortcut_and_fastapi_route_send_the_same_bytes(client: TestClient, stub: StubReader) -> None:
+    # "k=02" is valid but not the shortcut's plain form, so FastAPI's route answers it.
+    fast = client.get("/v1/users/ana/recommendations?k=2")
+    routed = client.get("/v1/users/ana/recommendations?k=02")
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    # ...and they are what pydantic makes of the response model (field order, "Z" for UTC).
+    recs = stub.recs["ana"]
+    model = RecommendationsResponse(
+        user_id="ana", k=2, model_version="v7", scored_at=T0, as_of_event_time=T0, reason="personalised",
+        items=[RecommendationItem(**i.model_dump()) for i in recs.items],
+    )  # fmt: skip
+    assert fast.content == model.model_dump_json().encode()
+    assert stub.calls == [("ana", 2), ("ana", 2)]
+
+
+@pytest.mark.parametrize(
+    "query", ["k=5&k=6", "k=+5", "k=5&extra=1", "K=5", "k=5.0", "k=-1", "k=", "k=999999999"]
+)
+def test_unusual_queries_get_fastapis_answer(client: TestClient, stub: StubReader, query: str) -> None:
+    app = create_app(ApiSettings(), reader=stub)  # type: ignore[arg-type]
+    app.outer = None  # type: ignore[attr-defined]  # FastAPI alone: the reference answer
+    with TestClient(app, raise_server_exceptions=False) as plain:
+        want = plain.get(f"/v1/users/ana/recommendations?{query}")
+    got = client.get(f"/v1/users/ana/recommendations?{query}")
+    assert (got.status_code, got.content) == (want.status_code, want.content)
+
+
+def test_shortcut_errors_are_the_routes_errors(client: TestClient, stub: StubReader) -> None:
+    stub.fail = RuntimeError("secret internals")
+    r = client.get("/v1/users/ana/recommendations")
+    assert r.status_code == 500
+    assert r.json() == {"code": "internal_error", "message": "internal error", "details": []}
 
 
 @pytest.mark.parametrize(
@@ -175,8 +236,13 @@ def test_k_max_is_a_setting(stub: StubReader) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/users/ana/recommendations", "/v1/users/ana/history", "/v1/model",
-     "/v1/model/history", "/v1/listeners"],
+    [
+        "/v1/users/ana/recommendations",
+        "/v1/users/ana/history",
+        "/v1/model",
+        "/v1/model/history",
+        "/v1/listeners",
+    ],
 )
 def test_503_when_redis_is_unreachable(client: TestClient, stub: StubReader, path: str) -> None:
     stub.fail = redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:1.")
@@ -237,7 +303,9 @@ def test_api_key_on(stub: StubReader) -> None:
         assert 'content="true"' in client.get("/").text  # the page asks for the key
         schema = client.get("/openapi.json").json()
         assert schema["components"]["securitySchemes"]["ApiKey"] == {
-            "type": "apiKey", "in": "header", "name": "X-API-Key",
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
         }
         op = schema["paths"]["/v1/users/{user_id}/recommendations"]["get"]
         assert op["security"] == [{"ApiKey": []}] and "401" in op["responses"]
@@ -262,8 +330,11 @@ def test_openapi_declares_every_error(client: TestClient) -> None:
             content = responses[status]["content"]["application/json"]["schema"]
             assert content == {"$ref": error_ref}, (path, status)
     assert "HTTPValidationError" not in schema["components"]["schemas"]
-    k = next(p for p in schema["paths"]["/v1/users/{user_id}/recommendations"]["get"]
-             ["parameters"] if p["name"] == "k")
+    k = next(
+        p
+        for p in schema["paths"]["/v1/users/{user_id}/recommendations"]["get"]["parameters"]
+        if p["name"] == "k"
+    )
     assert (k["schema"]["minimum"], k["schema"]["maximum"]) == (1, 100)
     assert "/" not in schema["paths"]  # the page is not part of the API contract
 
