@@ -274,7 +274,7 @@ class ListenerState:
     def to_dict(self) -> dict[str, Any]:
         """A dict of JSON primitives (lists, numbers, strings, null)."""
         return {
-            "v": 1,
+            "v": 2,
             "user_id": self.user_id,
             "latest": None if math.isinf(self.latest) else self.latest,
             "recent": self.recent,
@@ -284,14 +284,15 @@ class ListenerState:
             "n_short": self.n_short,
             "pairs": {k: t.to_list() for k, t in self.pairs.items()},
             "artists": {k: t.to_list() for k, t in self.artists.items()},
-            "seen": [[k, v] for k, v in self.seen.items()],
+            "seen": [list(self.seen), list(self.seen.values())],
             "journal": [list(e) for e in self.journal],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ListenerState:
-        if data.get("v") != 1:
-            raise ValueError(f"unknown ListenerState version {data.get('v')!r}")
+        version = data.get("v")
+        if version not in (1, 2):
+            raise ValueError(f"unknown ListenerState version {version!r}")
         s = cls(data["user_id"])
         s.latest = -math.inf if data["latest"] is None else float(data["latest"])
         s.recent = [float(x) for x in data["recent"]]
@@ -301,7 +302,9 @@ class ListenerState:
         s.n_short = int(data["n_short"])
         s.pairs = {k: Tally.from_list(v) for k, v in data["pairs"].items()}
         s.artists = {k: Tally.from_list(v) for k, v in data["artists"].items()}
-        s.seen = {int(k): float(v) for k, v in data["seen"]}
+        # v2: [ids, times] (two flat lists encode and decode faster); v1: [[id, time], ...]
+        seen = zip(*data["seen"], strict=True) if version == 2 else data["seen"]
+        s.seen = {int(k): float(v) for k, v in seen}
         s.journal = [(float(e[0]), e[1], e[2], bool(e[3]), e[4], e[5], bool(e[6])) for e in data["journal"]]
         return s
 

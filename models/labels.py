@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import heapq
 import math
+import zlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from models.events import PlayEvent
-from models.features import DAY, Features
+from models.features import DAY, FEATURE_NAMES, Features
 from models.settings import ModelSettings
 
 
@@ -85,6 +86,10 @@ class Example:
 #: A play waiting for its label: (ts, event_id, features).
 Pending = tuple[float, str, Features]
 
+#: Signature of :data:`~models.features.FEATURE_NAMES` in a serialised LabelState whose
+#: pending features are stored as bare value lists (in that order).
+FEATURE_SET = zlib.crc32(",".join(FEATURE_NAMES).encode())
+
 
 class LabelState:
     """Label state of one listener: plays awaiting a label, and recent play times."""
@@ -101,21 +106,42 @@ class LabelState:
         self.latest: dict[str, float] = {}
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON primitives. Pending features with the names of
+        :data:`~models.features.FEATURE_NAMES` are stored as bare value lists (names
+        written once per state: the pending plays are most of a listener's state)."""
+        names = FEATURE_NAMES
+
+        def frozen(x: Features) -> list[float] | Features:
+            return list(x.values()) if tuple(x) == names else x
+
         return {
-            "v": 1,
+            "v": 2,
+            "fs": FEATURE_SET,
             "user_id": self.user_id,
-            "pending": {k: [list(p) for p in v] for k, v in self.pending.items()},
+            "pending": {k: [[p[0], p[1], frozen(p[2])] for p in v] for k, v in self.pending.items()},
             "latest": self.latest,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LabelState:
-        if data.get("v") != 1:
-            raise ValueError(f"unknown LabelState version {data.get('v')!r}")
+        version = data.get("v")
+        if version not in (1, 2):
+            raise ValueError(f"unknown LabelState version {version!r}")
+        if version == 2 and data["fs"] != FEATURE_SET:
+            raise ValueError(
+                f"LabelState of {data['user_id']!r} was written for another feature set "
+                f"(signature {data['fs']}, this code has {FEATURE_SET}): its pending plays cannot be read"
+            )
+        names = FEATURE_NAMES
+
+        def thawed(x: list[float] | dict[str, float]) -> Features:
+            if isinstance(x, list):
+                return dict(zip(names, map(float, x), strict=True))
+            return {f: float(v) for f, v in x.items()}
+
         s = cls(data["user_id"])
         s.pending = {
-            k: [(float(p[0]), str(p[1]), {f: float(x) for f, x in p[2].items()}) for p in v]
-            for k, v in data["pending"].items()
+            k: [(float(p[0]), str(p[1]), thawed(p[2])) for p in v] for k, v in data["pending"].items()
         }
         s.latest = {k: float(v) for k, v in data["latest"].items()}
         return s

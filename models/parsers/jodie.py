@@ -69,10 +69,15 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
         user, item, offset = row[:3]
         where = ctx.where(number)
         shown = offset.strip()[:40]
-        if not _NUMBER.fullmatch(offset):
-            yield ctx.reject(where, f"seconds {shown!r} is not a number", text)
+        try:
+            # The pattern first: float() also takes "nan", "1_000" and "infinity";
+            # float() then: the pattern's \s also matches separators float() refuses.
+            seconds = float(offset) if _NUMBER.fullmatch(offset) else math.nan
+        except ValueError:
+            seconds = math.nan
+        if math.isnan(seconds):
+            yield ctx.reject(where, f"seconds {offset.strip(' ')[:40]!r} is not a number", text)
             continue
-        seconds = float(offset)
         if not math.isfinite(seconds) or seconds < 0:
             yield ctx.reject(where, f"seconds {shown} is not a time after the origin", text)
             continue

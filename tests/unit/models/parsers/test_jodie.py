@@ -66,3 +66,12 @@ def test_paper_csv_layout_with_header_and_features(tmp_path: Path) -> None:
     report = parse_paths([path])
     assert (report.accepted, report.rejected) == (2, 0)
     assert report.events[1].played_at == ModelSettings().jodie_origin + timedelta(seconds=54)
+
+
+def test_separators_that_float_refuses_are_a_reject_not_a_crash() -> None:
+    # Python's regex \s matches the ASCII separators \x1c-\x1f; float() does not strip them.
+    out = list(parse(io.StringIO("1\t2\t0\x1c\n3\t4\t5\n"), ParseContext(Path("p.tsv"))))
+    assert [(r.location, r.reason) for r in out if isinstance(r, Reject)] == [
+        ("line 1", "seconds '0\\x1c' is not a number")
+    ]
+    assert [p.user_id for p in out if isinstance(p, PlayEvent)] == ["3"]
