@@ -148,3 +148,22 @@ def test_label_state_round_trips_and_restores_deadlines() -> None:
     resolved = restored.advance(first.ts + HORIZON + 1)
     assert [(e.event_id, e.label, e.features) for e in resolved] == [(first.event_id, False, {"f": 1.0})]
     assert Example.from_dict(resolved[0].to_dict()) == resolved[0]
+
+
+def test_pending_features_of_the_feature_set_are_stored_as_values_and_checked() -> None:
+    import pytest
+
+    from models.features import FEATURE_NAMES
+
+    x = {name: float(i) for i, name in enumerate(FEATURE_NAMES)}
+    state = LabelState("ana")
+    state.pending = {"a": [(1.0, "e1", x)], "b": [(2.0, "e2", {"f": 1.5})]}
+    doc = state.to_dict()
+    assert doc["pending"]["a"] == [[1.0, "e1", list(x.values())]]  # names not repeated per play
+    assert doc["pending"]["b"] == [[2.0, "e2", {"f": 1.5}]]  # any other features as they are
+    assert LabelState.from_dict(doc) == state
+    assert LabelState.from_dict(doc).pending["a"][0][2] == x
+    with pytest.raises(ValueError, match="another feature set"):
+        LabelState.from_dict({**doc, "fs": doc["fs"] ^ 1})
+    v1 = {"v": 1, "user_id": "ana", "pending": {"b": [[2.0, "e2", {"f": 1.5}]]}, "latest": {}}
+    assert LabelState.from_dict(v1).pending == {"b": [(2.0, "e2", {"f": 1.5})]}
