@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from models.features import DAY, FEATURE_NAMES, ListenerState, artist_key, features_at
+from models.features import DAY, FEATURE_NAMES, ListenerState, artist_key, features_many
 
 Reason = Literal["recent", "frequent", "co-listened", "trending"]
 
@@ -71,6 +71,9 @@ class CoListen:
         self.window = window
         self.session_gap_s = session_gap_s
         self.counts: dict[str, dict[str, int]] = {}
+        #: Rows of :attr:`counts` ranked, until the row changes (one ranking serves
+        #: every listener scored with that seed in between).
+        self._ranked: dict[str, list[tuple[str, int]]] = {}
         #: Per listener: the last tracks of the current session, (ts, track_id).
         self.sessions: dict[str, deque[tuple[float, str]]] = {}
 
@@ -89,6 +92,7 @@ class CoListen:
         self.sessions[user_id] = session
 
     def _bump(self, a: str, b: str) -> None:
+        self._ranked.pop(a, None)
         row = self.counts.get(a)
         if row is None:
             row = self.counts[a] = {}
@@ -99,8 +103,11 @@ class CoListen:
 
     def neighbours(self, track_id: str, k: int = 20) -> list[tuple[str, int]]:
         """The ``k`` tracks most co-listened with ``track_id`` (ties by id)."""
-        row = self.counts.get(track_id, {})
-        return sorted(row.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        ranked = self._ranked.get(track_id)
+        if ranked is None:
+            row = self.counts.get(track_id, {})
+            ranked = self._ranked[track_id] = sorted(row.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ranked[:k]
 
 
 class Trending:
@@ -165,14 +172,12 @@ def candidates(
     """
     out: dict[str, Reason] = {}
     if state is not None and state.n_plays > 0:
-        played = [(k, t) for k, t in state.pairs.items() if t.n > 0]
-        recent = heapq.nlargest(n_recent, played, key=lambda kv: (kv[1].times[-1], kv[0]))
-        for track, _ in recent:
+        recent = state.recently_played(n_recent)
+        for track in recent:
             out.setdefault(track, "recent")
-        frequent = heapq.nlargest(n_frequent, played, key=lambda kv: (kv[1].n, kv[0]))
-        for track, _ in frequent:
+        for track in state.most_played(n_frequent):
             out.setdefault(track, "frequent")
-        seeds = [track for track, _ in recent[:n_seeds]]
+        seeds = recent[:n_seeds]
         pooled: dict[str, int] = {}
         for seed in seeds:
             for other, count in colisten.neighbours(seed, n_colisten):
@@ -227,7 +232,8 @@ class CandidateSource:
     ) -> list[dict[str, float]]:
         """Features as of ``now`` of each candidate, in order (rows for one batch)."""
         base = state if state is not None else ListenerState("")
-        return [features_at(base, c.track_id, artist_key(self.artists.get(c.track_id)), now) for c in cands]
+        artists = self.artists
+        return features_many(base, [(c.track_id, artist_key(artists.get(c.track_id))) for c in cands], now)
 
 
 def candidate_frame(
@@ -244,8 +250,6 @@ def candidate_frame(
     """
     base = state if state is not None else ListenerState(user_id)
     tracks = list(tracks)
-    rows: list[dict[str, Any]] = []
-    for track in tracks:
-        artist = artist_key(artists.get(track)) if artists is not None else None
-        rows.append(features_at(base, track, artist, now))
+    keyed = [(track, artist_key(artists.get(track)) if artists is not None else None) for track in tracks]
+    rows = features_many(base, keyed, now)
     return pd.DataFrame(rows, index=pd.Index(tracks, name="track_id"), columns=list(FEATURE_NAMES))

@@ -67,10 +67,12 @@ popularity needs a cross-partition view and adds 0.0013
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import zlib
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -87,6 +89,8 @@ MAX_TRACKS = 4_000
 MAX_ARTISTS = 2_000
 #: Per tally: the most play times kept (windowed pair counts saturate here).
 TALLY_TIMES = 64
+#: Most played tracks per listener kept up to date for the scorer's candidates.
+MOST_PLAYED = 20
 #: Value of a "seconds since" feature when there is no such event.
 NEVER_S = 400 * DAY
 #: Pair plays summed into the ACT-R activation (the most recent ones).
@@ -248,11 +252,15 @@ class ListenerState:
         "pairs",
         "recent",
         "seen",
+        "top",
         "user_id",
     )
 
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
+        #: The :data:`MOST_PLAYED` most played tracks, track -> plays (``None``: not
+        #: known, rebuilt on demand). Not state: derived from :attr:`pairs`.
+        self.top: dict[str, int] | None = None
         #: Latest event time seen (counted or short plays), -inf before any.
         self.latest = -math.inf
         #: Sorted times of counted plays in the last window.
@@ -328,6 +336,51 @@ class ListenerState:
             f"tracks={len(self.pairs)}, artists={len(self.artists)})"
         )
 
+    # -- candidates (for the scorer; not features) ----------------------------------
+
+    def recently_played(self, k: int) -> list[str]:
+        """The ``k`` tracks played last (counted plays, in arrival order), latest first.
+
+        :func:`step` moves a track to the end of :attr:`pairs` when it is played, so
+        this reads ``k`` entries, not every track of the listener.
+        """
+        out: list[str] = []
+        for track, tally in reversed(self.pairs.items()):
+            if tally.n > 0:
+                out.append(track)
+                if len(out) == k:
+                    break
+        return out
+
+    def most_played(self, k: int) -> list[str]:
+        """The ``k`` most played tracks, most first (ties: larger track id first).
+
+        Kept up to date play by play for ``k <= MOST_PLAYED`` (a count only grows, so
+        a track enters the top when its count passes the smallest there); rebuilt from
+        every tally only after a load or an eviction.
+        """
+        if k > MOST_PLAYED:
+            ranked = heapq.nlargest(k, ((t.n, track) for track, t in self.pairs.items() if t.n > 0))
+            return [track for _, track in ranked]
+        if self.top is None:
+            best = heapq.nlargest(MOST_PLAYED, ((t.n, track) for track, t in self.pairs.items() if t.n > 0))
+            self.top = {track: n for n, track in best}
+        ranked = sorted(((n, track) for track, n in self.top.items()), reverse=True)
+        return [track for _, track in ranked[:k]]
+
+    def _played(self, track: str, n: int) -> None:
+        """Track ``track`` now has ``n`` counted plays: keep :attr:`top` exact."""
+        top = self.top
+        if top is None:
+            return
+        if track in top or len(top) < MOST_PLAYED:
+            top[track] = n
+            return
+        low = min((m, t) for t, m in top.items())
+        if (n, track) > low:
+            del top[low[1]]
+            top[track] = n
+
 
 def _id_key(event_id: str) -> int:
     return int(event_id[:16], 16)
@@ -337,17 +390,12 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
     """Features of (listener, track) as of event time ``ts``, from events at or before it.
 
     Used for a play (before the play updates the state) and by the scorer for a
-    candidate track "as of now".
+    candidate track "as of now" (through :func:`features_many`).
     """
-    recent = state.recent
-    hi = bisect_right(recent, ts)
-    n_after = len(recent) - hi  # counted plays later than ts (only when out of order)
-    user_plays = state.n_plays - n_after
-    n_distinct = state.n_distinct
-    n_close = state.n_close
     pair = state.pairs.get(track_id)
     art = state.artists.get(artist) if artist is not None else None
-
+    n_distinct = state.n_distinct
+    n_close = state.n_close
     pair_n = pair.n if pair is not None else 0
     pair_short = pair.n_short if pair is not None else 0
     pair_skip_known = pair.n_skip_known if pair is not None else 0
@@ -375,7 +423,54 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
                 if t is not None and t.first > ts:
                     later_new.add(e_track)
         n_distinct -= len(later_new)
+    listener = _listener_at(state, ts, n_close, n_distinct)
+    return _track_features(listener, pair, pair_n, pair_short, pair_skip_known, pair_skipped, art, art_n)
 
+
+def features_many(
+    state: ListenerState, tracks: Sequence[tuple[str, str | None]], ts: float
+) -> list[Features]:
+    """:func:`features_at` of several (track, artist key) of one listener at one time.
+
+    The scorer's batch: "as of now" no journalled event is later than ``ts``, so the
+    listener's part is computed once for all tracks (an earlier ``ts`` falls back to
+    :func:`features_at` per track). Same values, key for key.
+    """
+    if ts < state.latest:
+        return [features_at(state, track, artist, ts) for track, artist in tracks]
+    listener = _listener_at(state, ts, state.n_close, state.n_distinct)
+    pairs, artists = state.pairs, state.artists
+    out: list[Features] = []
+    for track, artist in tracks:
+        pair = pairs.get(track)
+        art = artists.get(artist) if artist is not None else None
+        art_n = art.n if art is not None else 0
+        if pair is None:
+            out.append(_track_features(listener, None, 0, 0, 0, 0, art, art_n))
+        else:
+            counts = (pair.n, pair.n_short, pair.n_skip_known, pair.n_skipped)
+            out.append(_track_features(listener, pair, *counts, art, art_n))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _ListenerAt:
+    """The listener's part of the features as of ``ts`` (the same for every track)."""
+
+    ts: float
+    recent: list[float]
+    #: Counted plays at or before ts (index into ``recent``).
+    hi: int
+    user_plays: int
+    plays_30d: int
+    #: The listener's features, in :data:`FEATURE_NAMES` order (they come first).
+    features: Features
+
+
+def _listener_at(state: ListenerState, ts: float, n_close: int, n_distinct: int) -> _ListenerAt:
+    recent = state.recent
+    hi = bisect_right(recent, ts)
+    n_after = len(recent) - hi  # counted plays later than ts (only when out of order)
     if hi:
         since_prev = ts - recent[hi - 1]
         plays_30d = hi - bisect_right(recent, ts - 30 * DAY)
@@ -384,7 +479,32 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
     else:
         since_prev = 30 * DAY
         plays_30d = plays_7d = plays_1d = 0
+    plays = state.n_plays - n_after
+    features = {
+        "user_plays": float(plays),
+        "user_plays_1d": float(plays_1d),
+        "user_plays_7d": float(plays_7d),
+        "user_plays_30d": float(plays_30d),
+        "user_distinct_tracks": float(n_distinct),
+        "user_replay_share": 1.0 - n_distinct / plays if plays > 0 else 0.0,
+        "user_since_prev_s": min(since_prev, 30 * DAY),
+        "user_close_share": n_close / plays if plays > 0 else 0.0,
+    }
+    return _ListenerAt(ts, recent, hi, plays, plays_30d, features)
 
+
+def _track_features(
+    listener: _ListenerAt,
+    pair: Tally | None,
+    pair_n: int,
+    pair_short: int,
+    pair_skip_known: int,
+    pair_skipped: int,
+    art: Tally | None,
+    art_n: int,
+) -> Features:
+    ts, recent, hi = listener.ts, listener.recent, listener.hi
+    user_plays, plays_30d = listener.user_plays, listener.plays_30d
     if pair is not None and pair_n > 0:
         times = pair.times
         p_hi = bisect_right(times, ts)
@@ -413,14 +533,7 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
         user_since_last = -1
     attempts = pair_n + pair_short
     return {
-        "user_plays": float(user_plays),
-        "user_plays_1d": float(plays_1d),
-        "user_plays_7d": float(plays_7d),
-        "user_plays_30d": float(plays_30d),
-        "user_distinct_tracks": float(n_distinct),
-        "user_replay_share": 1.0 - n_distinct / user_plays if user_plays > 0 else 0.0,
-        "user_since_prev_s": min(since_prev, 30 * DAY),
-        "user_close_share": n_close / user_plays if user_plays > 0 else 0.0,
+        **listener.features,
         "pair_plays": float(pair_n),
         "pair_plays_1d": float(p1),
         "pair_plays_7d": float(p7),
@@ -492,6 +605,9 @@ def step(
         if pair.n == 0:
             state.n_distinct += 1
         pair.add(ts, latest=latest, lateness=lateness)
+        # Latest played last: the scorer reads its recent tracks off the end.
+        state.pairs[track] = state.pairs.pop(track)
+        state._played(track, pair.n)
         if play.ms_played is not None:
             pair.ms_sum += play.ms_played
             pair.ms_n += 1
@@ -531,6 +647,7 @@ def _prune(state: ListenerState, latest: float, lateness: float, dedup_window: f
             del seen[k]
     if len(state.pairs) > MAX_TRACKS + MAX_TRACKS // 8:
         _evict(state.pairs, MAX_TRACKS)
+        state.top = None
     if len(state.artists) > MAX_ARTISTS + MAX_ARTISTS // 8:
         _evict(state.artists, MAX_ARTISTS)
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-import pandas as pd
-
 from models.features import Features
 from models.learner import DelayedLearner
+from models.prepare import features_frame
 from models.snapshot import SnapshotError, load_snapshot
 from stream_app.recs_store import ModelSnapshot
 
@@ -58,5 +57,4 @@ class LatestModel:
         """P(replay) for each feature dict, in one batch."""
         if not rows:
             return []
-        frame = pd.DataFrame.from_records(rows)
-        return [float(p) for p in self.learner.predict_proba_many(frame)]
+        return self.learner.predict_proba_many(features_frame(list(rows))).tolist()

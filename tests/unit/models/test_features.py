@@ -162,3 +162,63 @@ def test_stale_plays_are_ignored() -> None:
     state, _ = step(state, to_play(("ana", "a", None, 40 * 86_400, None, None)), SETTINGS)
     state, old = step(state, to_play(("ana", "b", None, 0, None, None)), SETTINGS)
     assert old.kind == "stale" and "b" not in state.pairs
+
+
+# -- the scorer's batch and candidate lists -------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(raw_event, min_size=1, max_size=80), st.integers(min_value=-3 * 86_400, max_value=3 * 86_400))
+def test_features_many_equals_features_at_key_for_key(events: list, shift: int) -> None:
+    states: dict[str, ListenerState] = {}
+    for ev in events:
+        play = to_play(ev)
+        before = states.get(play.user_id) or ListenerState(play.user_id)
+        states[play.user_id], _ = step(before, play, SETTINGS)
+    tracks = [("a", None), ("b", "x"), ("c", "y"), ("zz", None), ("d", "x")]
+    for state in states.values():
+        as_of = state.latest + shift  # before the latest play too: features_at's own path
+        many = F.features_many(state, tracks, as_of)
+        one = [features_at(state, t, a, as_of) for t, a in tracks]
+        assert many == one
+        assert [list(x) for x in many] == [list(FEATURE_NAMES)] * len(tracks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(raw_event, min_size=1, max_size=120), st.integers(min_value=1, max_value=4))
+def test_recent_and_most_played_tracks_are_kept_exactly(events: list, k: int) -> None:
+    import heapq
+
+    state = ListenerState("ana")
+    arrival: list[str] = []  # counted plays' tracks in arrival order
+    for ev in events:
+        play = to_play(("ana", *ev[1:]))
+        state, done = step(state, play, SETTINGS)
+        if done.kind == "play":
+            arrival.append(play.track_id)
+        played = {t: tally.n for t, tally in state.pairs.items() if tally.n > 0}
+        last_first = list(dict.fromkeys(reversed(arrival)))
+        assert state.recently_played(k) == last_first[:k]
+        best = heapq.nlargest(k, ((n, t) for t, n in played.items()))
+        assert state.most_played(k) == [t for _, t in best]
+    again = ListenerState.from_dict(state.to_dict())  # a reloaded state rebuilds both
+    assert again.recently_played(k) == state.recently_played(k)
+    assert again.most_played(k) == state.most_played(k)
+
+
+def test_most_played_survives_evictions() -> None:
+    import pytest
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(F, "MAX_TRACKS", 8)
+    try:
+        state = ListenerState("ana")
+        rng = random.Random(3)
+        for i in range(400):
+            track = f"t{rng.randrange(30)}" if i % 3 else f"hot{i % 4}"
+            play = PlayEvent(user_id="ana", track_id=track, played_at=T0 + timedelta(minutes=i))
+            state, _ = step(state, play, SETTINGS)
+            ranked = sorted(((t.n, k) for k, t in state.pairs.items() if t.n > 0), reverse=True)
+            assert state.most_played(5) == [k for _, k in ranked[:5]]
+    finally:
+        mp.undo()
