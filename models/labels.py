@@ -84,7 +84,20 @@ class Example:
 
 
 #: A play waiting for its label: (ts, event_id, features).
-Pending = tuple[float, str, Features]
+#: A pending play's frozen features: their values in :data:`FEATURE_NAMES` order when
+#: they have exactly those names (what :mod:`models.features` makes), else the dict.
+Frozen = tuple[float, ...] | Features
+Pending = tuple[float, str, Frozen]
+
+
+def freeze(features: Features) -> Frozen:
+    """Features as a pending play keeps them (values only, for the usual names)."""
+    return tuple(features.values()) if tuple(features) == FEATURE_NAMES else features
+
+
+def thaw(frozen: Frozen) -> Features:
+    """The features dict of a pending play."""
+    return dict(zip(FEATURE_NAMES, frozen, strict=True)) if isinstance(frozen, tuple) else frozen
 
 #: Signature of :data:`~models.features.FEATURE_NAMES` in a serialised LabelState whose
 #: pending features are stored as bare value lists (in that order).
@@ -106,19 +119,14 @@ class LabelState:
         self.latest: dict[str, float] = {}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON primitives. Pending features with the names of
-        :data:`~models.features.FEATURE_NAMES` are stored as bare value lists (names
-        written once per state: the pending plays are most of a listener's state)."""
-        names = FEATURE_NAMES
-
-        def frozen(x: Features) -> list[float] | Features:
-            return list(x.values()) if tuple(x) == names else x
-
+        """JSON primitives (tuples for arrays). Pending features with the names of
+        :data:`~models.features.FEATURE_NAMES` are bare value arrays, under the
+        signature of those names (the pending plays are most of a listener's state)."""
         return {
             "v": 2,
             "fs": FEATURE_SET,
             "user_id": self.user_id,
-            "pending": {k: [[p[0], p[1], frozen(p[2])] for p in v] for k, v in self.pending.items()},
+            "pending": {k: [list(p) for p in v] for k, v in self.pending.items()},
             "latest": self.latest,
         }
 
@@ -132,16 +140,16 @@ class LabelState:
                 f"LabelState of {data['user_id']!r} was written for another feature set "
                 f"(signature {data['fs']}, this code has {FEATURE_SET}): its pending plays cannot be read"
             )
-        names = FEATURE_NAMES
-
-        def thawed(x: list[float] | dict[str, float]) -> Features:
-            if isinstance(x, list):
-                return dict(zip(names, map(float, x), strict=True))
-            return {f: float(v) for f, v in x.items()}
+        def frozen(x: list[float] | tuple[float, ...] | dict[str, float]) -> Frozen:
+            if isinstance(x, dict):  # v1, or features with other names
+                return freeze({f: float(v) for f, v in x.items()})
+            if len(x) != len(FEATURE_NAMES):
+                raise ValueError(f"LabelState of {data['user_id']!r}: {len(x)} feature values")
+            return tuple(map(float, x))
 
         s = cls(data["user_id"])
         s.pending = {
-            k: [(float(p[0]), str(p[1]), thawed(p[2])) for p in v] for k, v in data["pending"].items()
+            k: [(float(p[0]), str(p[1]), frozen(p[2])) for p in v] for k, v in data["pending"].items()
         }
         s.latest = {k: float(v) for k, v in data["latest"].items()}
         return s
@@ -235,7 +243,7 @@ class Labeller:
             keep: list[Pending] = []
             for p_ts, p_id, p_feat in waiting:
                 if p_ts < ts <= p_ts + horizon:
-                    resolved.append(Example(user_id, track_id, p_id, p_ts, p_feat, True, ts))
+                    resolved.append(Example(user_id, track_id, p_id, p_ts, thaw(p_feat), True, ts))
                 else:
                     keep.append((p_ts, p_id, p_feat))
             if keep:
@@ -255,7 +263,7 @@ class Labeller:
                 resolved.append(Example(user_id, track_id, event_id, ts, features, True, later))
                 self.n_positive += 1
             else:
-                state.pending.setdefault(track_id, []).append((ts, event_id, features))
+                state.pending.setdefault(track_id, []).append((ts, event_id, freeze(features)))
                 heapq.heappush(self._deadlines, (ts + horizon, user_id, track_id, event_id))
         if ts > state.latest.get(track_id, -math.inf):
             state.latest[track_id] = ts
@@ -301,7 +309,7 @@ class Labeller:
                     if not waiting:
                         del state.pending[track_id]
                     self.states[user_id] = state
-                    resolved.append(Example(user_id, track_id, p_id, p_ts, p_feat, False, watermark))
+                    resolved.append(Example(user_id, track_id, p_id, p_ts, thaw(p_feat), False, watermark))
                     break
         self.n_negative += len(resolved)
         return resolved

@@ -151,18 +151,21 @@ def test_label_state_round_trips_and_restores_deadlines() -> None:
 
 
 def test_pending_features_of_the_feature_set_are_stored_as_values_and_checked() -> None:
+    import json
+
     import pytest
 
     from models.features import FEATURE_NAMES
+    from models.labels import freeze, thaw
 
     x = {name: float(i) for i, name in enumerate(FEATURE_NAMES)}
     state = LabelState("ana")
-    state.pending = {"a": [(1.0, "e1", x)], "b": [(2.0, "e2", {"f": 1.5})]}
+    state.pending = {"a": [(1.0, "e1", freeze(x))], "b": [(2.0, "e2", freeze({"f": 1.5}))]}
     doc = state.to_dict()
-    assert doc["pending"]["a"] == [[1.0, "e1", list(x.values())]]  # names not repeated per play
+    assert doc["pending"]["a"] == [[1.0, "e1", tuple(x.values())]]  # names not repeated per play
     assert doc["pending"]["b"] == [[2.0, "e2", {"f": 1.5}]]  # any other features as they are
-    assert LabelState.from_dict(doc) == state
-    assert LabelState.from_dict(doc).pending["a"][0][2] == x
+    assert LabelState.from_dict(json.loads(json.dumps(doc))) == state
+    assert thaw(LabelState.from_dict(doc).pending["a"][0][2]) == x
     with pytest.raises(ValueError, match="another feature set"):
         LabelState.from_dict({**doc, "fs": doc["fs"] ^ 1})
     v1 = {"v": 1, "user_id": "ana", "pending": {"b": [[2.0, "e2", {"f": 1.5}]]}, "latest": {}}
