@@ -38,6 +38,10 @@ class StreamSettings(BaseSettings):
     top_k: int = 10
     #: Port of the worker's Prometheus /metrics (0 = off); each worker needs its own.
     metrics_port: int = 0
+    #: Every this many seconds (and after loading listeners) the worker collects and
+    #: then freezes what survived (``gc.freeze``), so the collector stops re-walking
+    #: the listener state, which lives long and holds no cycles (0 = never).
+    gc_freeze_every_s: float = 60.0
 
 
 def load_or_create_snapshot_key(local_dir: Path) -> bytes:
