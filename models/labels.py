@@ -44,6 +44,10 @@ from models.events import PlayEvent
 from models.features import DAY, FEATURE_NAMES, Features
 from models.settings import ModelSettings
 
+#: Signature of :data:`~models.features.FEATURE_NAMES` where features travel as bare
+#: value lists in that order (serialised examples and label states).
+FEATURE_SET = zlib.crc32(",".join(FEATURE_NAMES).encode())
+
 
 @dataclass(frozen=True, slots=True)
 class Example:
@@ -60,24 +64,39 @@ class Example:
     resolved_at: float
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON primitives; features with the names of FEATURE_NAMES as a bare value
+        list under their signature ``fs``, any others as a dict."""
+        x = self.features
+        values = tuple(x) == FEATURE_NAMES
         return {
             "user_id": self.user_id,
             "track_id": self.track_id,
             "event_id": self.event_id,
             "ts": self.ts,
-            "features": self.features,
+            "features": list(x.values()) if values else x,
+            "fs": FEATURE_SET if values else None,
             "label": self.label,
             "resolved_at": self.resolved_at,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Example:
+        x = data["features"]
+        if isinstance(x, list):
+            if data.get("fs") != FEATURE_SET or len(x) != len(FEATURE_NAMES):
+                raise ValueError(
+                    f"example {data.get('event_id')!r} carries features of another feature set "
+                    f"(signature {data.get('fs')}, this code has {FEATURE_SET})"
+                )
+            features = dict(zip(FEATURE_NAMES, x, strict=True))
+        else:
+            features = {k: float(v) for k, v in x.items()}
         return cls(
             user_id=data["user_id"],
             track_id=data["track_id"],
             event_id=data["event_id"],
             ts=float(data["ts"]),
-            features={k: float(v) for k, v in data["features"].items()},
+            features=features,
             label=bool(data["label"]),
             resolved_at=float(data["resolved_at"]),
         )
@@ -99,9 +118,6 @@ def thaw(frozen: Frozen) -> Features:
     """The features dict of a pending play."""
     return dict(zip(FEATURE_NAMES, frozen, strict=True)) if isinstance(frozen, tuple) else frozen
 
-#: Signature of :data:`~models.features.FEATURE_NAMES` in a serialised LabelState whose
-#: pending features are stored as bare value lists (in that order).
-FEATURE_SET = zlib.crc32(",".join(FEATURE_NAMES).encode())
 
 
 class LabelState:

@@ -170,3 +170,21 @@ def test_pending_features_of_the_feature_set_are_stored_as_values_and_checked() 
         LabelState.from_dict({**doc, "fs": doc["fs"] ^ 1})
     v1 = {"v": 1, "user_id": "ana", "pending": {"b": [[2.0, "e2", {"f": 1.5}]]}, "latest": {}}
     assert LabelState.from_dict(v1).pending == {"b": [(2.0, "e2", {"f": 1.5})]}
+
+
+def test_examples_carry_the_feature_set_as_values_and_refuse_another() -> None:
+    import json
+
+    import pytest
+
+    from models.features import FEATURE_NAMES
+
+    x = {name: float(i) for i, name in enumerate(FEATURE_NAMES)}
+    ex = Example("ana", "a", "e1", 1.0, x, True, 2.0)
+    doc = json.loads(json.dumps(ex.to_dict()))
+    assert doc["features"] == list(x.values())
+    assert Example.from_dict(doc) == ex
+    with pytest.raises(ValueError, match="another feature set"):
+        Example.from_dict({**doc, "fs": doc["fs"] + 1})
+    other = Example("ana", "a", "e2", 1.0, {"f": 1.5}, False, 2.0)
+    assert Example.from_dict(json.loads(json.dumps(other.to_dict()))) == other
