@@ -102,8 +102,9 @@ async def on_plays(stream_: Any) -> None:
         if not plays:
             state.publish_stats()
             continue
-        out = state.listening.process(plays, partitions, write=False)
-        state.after_batch(plays, out)
+        with state.timed("batch"):
+            out = state.listening.process(plays, partitions, write=False)
+            state.after_batch(plays, out)
         watermark = state.listening.watermark
         resolved = []
         for example in out.examples:
@@ -115,7 +116,8 @@ async def on_plays(stream_: Any) -> None:
         # duplicates by event id). The other order lost them (tests/faults found it).
         for delivery in sent:
             await delivery
-        state.listening.write_back(out.touched)
+        with state.timed("write_back"):
+            state.listening.write_back(out.touched)
         state.publish_stats()
 
 
@@ -142,7 +144,8 @@ async def on_examples(stream_: Any) -> None:
                 messages.extend(decode_examples(value))
             except ValueError as exc:
                 log.error("undecodable examples at offset %s: %s", offset, exc)
-        trainer.take(messages, next_offset=next_offset)
+        with ws.state.timed("train"):
+            trainer.take(messages, next_offset=next_offset)
         ws.state.metrics.examples_learned.set(trainer.learner.n_learnt)
         ws.state.stats["trainer_examples"] = trainer.examples_seen
         ws.state.stats["trainer_learnt"] = trainer.learner.n_learnt
@@ -185,15 +188,17 @@ async def _read_examples(partition: int, start: int, stop: int) -> list[tuple[in
 
 
 async def _publish(trainer: Any) -> None:
-    snap = trainer.snapshot(ws.state.key)
+    with ws.state.timed("snapshot"):
+        snap = trainer.snapshot(ws.state.key)
     signed = ModelSnapshot.of_blob(snap.version, snap.blob)
     metrics = ModelMetrics(
         examples_learned=snap.examples_learned,
         rolling_auc=trainer.rolling_auc,
         rolling_logloss=trainer.rolling_logloss,
     )
-    ws.state.publish_model(signed, metrics, trainer)
-    message = snapshot_message(signed)
+    with ws.state.timed("publish_model"):
+        ws.state.publish_model(signed, metrics, trainer)
+        message = snapshot_message(signed)
     if len(message) > MAX_MESSAGE_BYTES - 4096:
         # Redis holds it (a resuming trainer reads it there); the topic's copy is
         # skipped rather than crash the trainer on the producer's size limit.
@@ -282,7 +287,8 @@ async def measure_lag() -> None:
 @app.timer(interval=stream.model_refresh_s)
 async def refresh_model() -> None:
     """Pick up a newer signed snapshot for play-time predictions and scoring."""
-    ws.state.refresh_model()
+    with ws.state.timed("model_refresh"):
+        ws.state.refresh_model()
 
 
 if stream.gc_freeze_every_s > 0:
@@ -290,13 +296,13 @@ if stream.gc_freeze_every_s > 0:
     @app.timer(interval=stream.gc_freeze_every_s)
     async def freeze_long_lived() -> None:
         """State built since the last freeze joins the frozen part."""
-        began = time.perf_counter()
-        _freeze_survivors()
+        with ws.state.timed("gc_freeze"):
+            _freeze_survivors()
         ws.state.stats["gc_frozen"] = gc.get_freeze_count()
-        ws.state.stats["gc_freeze_ms"] = int((time.perf_counter() - began) * 1000)
 
 
 @app.timer(interval=0.25)
 async def score_due_listeners() -> None:
     """Rewrite the recommendations of listeners whose debounce has passed."""
-    ws.state.score_due(time.monotonic())
+    with ws.state.timed("scoring"):
+        ws.state.score_due(time.monotonic())

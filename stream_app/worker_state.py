@@ -14,6 +14,8 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
@@ -39,6 +41,10 @@ SCORE_CHUNK = 64
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 
+#: A step of the event loop longer than this is logged: every other agent, timer and
+#: the plays waiting behind it were held up that long.
+SLOW_STEP_S = 0.25
+
 
 @dataclass(kw_only=True)
 class WorkerState:
@@ -59,6 +65,21 @@ class WorkerState:
     stats: Counter[str] = field(default_factory=Counter)
     #: A snapshot Redis was away for, published when it answers again.
     unpublished: tuple[ModelSnapshot, ModelMetrics, Trainer] | None = None
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Keep the longest run of ``step`` (``max_ms_<step>`` in the worker's stats);
+        log the ones over :data:`SLOW_STEP_S`."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            ms = int((time.perf_counter() - began) * 1000)
+            key = f"max_ms_{step}"
+            if ms > self.stats[key]:
+                self.stats[key] = ms
+            if ms > SLOW_STEP_S * 1000:
+                log.warning("slow %s: %d ms held the event loop", step, ms)
 
     def dead_letter(self) -> None:
         self.stats["dead_letters"] += 1
