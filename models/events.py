@@ -52,9 +52,7 @@ from models.settings import ModelSettings
 #: Longest id or name we accept; a 1 MB string is an attack, not a track.
 MAX_TEXT = 512
 
-Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)
-]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT)]
 
 _SETTINGS = ModelSettings()

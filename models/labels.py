@@ -119,7 +119,6 @@ def thaw(frozen: Frozen) -> Features:
     return dict(zip(FEATURE_NAMES, frozen, strict=True)) if isinstance(frozen, tuple) else frozen
 
 
-
 class LabelState:
     """Label state of one listener: plays awaiting a label, and recent play times."""
 
@@ -156,6 +155,7 @@ class LabelState:
                 f"LabelState of {data['user_id']!r} was written for another feature set "
                 f"(signature {data['fs']}, this code has {FEATURE_SET}): its pending plays cannot be read"
             )
+
         def frozen(x: list[float] | tuple[float, ...] | dict[str, float]) -> Frozen:
             if isinstance(x, dict):  # v1, or features with other names
                 return freeze({f: float(v) for f, v in x.items()})

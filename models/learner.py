@@ -192,6 +192,23 @@ class DelayedLearner:
         self.__dict__.update(state)
         self.__dict__.setdefault("_packed", None)
 
+    def for_prediction(self) -> DelayedLearner:
+        """A twin sharing this model, without the examples waiting for their horizon:
+        what a worker needs to predict (a snapshot of kilobytes, not megabytes).
+
+        >>> from models.labels import Example
+        >>> learner = DelayedLearner(horizon_s=10.0)
+        >>> learner.add([Example("ana", "a", "e1", 0.0, {"pair_plays": 1.0}, True, 1.0)])
+        >>> learner.for_prediction().waiting, learner.waiting
+        (0, 1)
+        """
+        twin = DelayedLearner.__new__(DelayedLearner)
+        skip = {"_buffer", "_packed", "_closed", "resume_point"}
+        twin.__dict__.update({k: v for k, v in self.__dict__.items() if k not in skip})
+        twin._buffer = []
+        twin._closed = []
+        return twin
+
     @property
     def _buffer(self) -> list[tuple[float, int, Example]]:
         buffer = self.__dict__.get("_buffer")

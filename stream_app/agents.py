@@ -187,27 +187,34 @@ async def _read_examples(partition: int, start: int, stop: int) -> list[tuple[in
         await consumer.stop()
 
 
-async def _publish(trainer: Any) -> None:
+async def _publish(trainer: Any, *, resume: bool = False) -> None:
+    """The model to Redis and `model-snapshots` (key ``latest``); with ``resume`` (or
+    when one is due) the whole learner too (key ``resume``)."""
+    resume = ws.resume_due() or resume
     with ws.state.timed("snapshot"):
-        snap = trainer.snapshot(ws.state.key)
+        snap = trainer.snapshot(ws.state.key, resume=resume)
     signed = ModelSnapshot.of_blob(snap.version, snap.blob)
+    whole = ModelSnapshot.of_blob(snap.version, snap.resume_blob) if snap.resume_blob else None
     metrics = ModelMetrics(
         examples_learned=snap.examples_learned,
         rolling_auc=trainer.rolling_auc,
         rolling_logloss=trainer.rolling_logloss,
     )
     with ws.state.timed("publish_model"):
-        ws.state.publish_model(signed, metrics, trainer)
-        message = snapshot_message(signed)
-    if len(message) > MAX_MESSAGE_BYTES - 4096:
-        # Redis holds it (a resuming trainer reads it there); the topic's copy is
-        # skipped rather than crash the trainer on the producer's size limit.
-        log.error(
-            "model snapshot %s is %d bytes, over the %d-byte message limit: kept in Redis only",
-            signed.version, len(message), MAX_MESSAGE_BYTES,
-        )  # fmt: skip
-        return
-    await snapshots_topic.send(key=b"latest", value=message)
+        ws.state.publish_model(signed, metrics, trainer, whole)
+    for key, snapshot in ((b"latest", signed), (b"resume", whole)):
+        if snapshot is None:
+            continue
+        message = snapshot_message(snapshot)
+        if len(message) > MAX_MESSAGE_BYTES - 4096:
+            # Redis holds it (a resuming trainer reads it there); the topic's copy is
+            # skipped rather than crash the trainer on the producer's size limit.
+            log.error(
+                "snapshot %s (%s) is %d bytes, over the %d-byte message limit: kept in Redis only",
+                snapshot.version, key.decode(), len(message), MAX_MESSAGE_BYTES,
+            )  # fmt: skip
+            continue
+        await snapshots_topic.send(key=key, value=message)
 
 
 def _examples_partitions(tps: Any) -> set[Any]:
@@ -225,7 +232,7 @@ async def hand_over_trainer(_app: Any, revoked: Any, **_: Any) -> None:
     if trainer is None or not _examples_partitions(revoked):
         return
     if trainer.next_offset > trainer.snapshot_offset:
-        await _publish(trainer)
+        await _publish(trainer, resume=True)
 
 
 @app.on_partitions_assigned.connect

@@ -432,9 +432,15 @@ class RecsWriter:
         snapshot: ModelSnapshot,
         metrics: ModelMetrics,
         *,
+        resume: ModelSnapshot | None = None,
         published_at: datetime | None = None,
     ) -> None:
-        """Replace ``model:latest`` (bytes, version, hmac, metrics) in one MULTI/EXEC."""
+        """Replace ``model:latest`` (bytes, version, hmac, metrics) in one MULTI/EXEC.
+
+        ``resume``: the trainer's whole learner (``resume_bytes``, ``resume_version``,
+        ``resume_hmac``), published less often than the model; left as it was when
+        not given.
+        """
         when = published_at or datetime.now(UTC)
         mapping: dict[FieldT, EncodableT] = {
             "bytes": snapshot.data,
@@ -443,6 +449,10 @@ class RecsWriter:
             "examples_learned": metrics.examples_learned,
             "published_at": _iso(when),
         }
+        if resume is not None:
+            mapping["resume_bytes"] = resume.data
+            mapping["resume_version"] = resume.version
+            mapping["resume_hmac"] = resume.hmac
         absent: list[str] = []
         for field, value in (
             ("rolling_auc", metrics.rolling_auc),
@@ -522,8 +532,16 @@ class RecsWriter:
 
     def read_model_snapshot(self) -> ModelSnapshot | None:
         """The latest snapshot; :func:`models.snapshot.load_snapshot` verifies its bytes."""
-        raw = self.client.hmget(self.keys.model_latest, ["version", "bytes", "hmac"])
-        version, data, mac = raw
+        return self._read_snapshot("version", "bytes", "hmac")
+
+    def read_resume_snapshot(self) -> ModelSnapshot | None:
+        """The trainer's latest whole learner (the model snapshot where none was
+        published apart)."""
+        whole = self._read_snapshot("resume_version", "resume_bytes", "resume_hmac")
+        return whole or self.read_model_snapshot()
+
+    def _read_snapshot(self, *fields: str) -> ModelSnapshot | None:
+        version, data, mac = self.client.hmget(self.keys.model_latest, list(fields))
         if version is None or data is None or mac is None:
             return None
         payload = data if isinstance(data, bytes) else str(data).encode("latin-1")

@@ -28,6 +28,10 @@ class StreamSettings(BaseSettings):
     snapshot_every_examples: int = 5000
     #: ...or after this many seconds, whichever comes first.
     snapshot_every_s: float = 5.0
+    #: The trainer's whole learner (for a trainer taking over: up to a horizon of
+    #: examples waiting) goes with the first snapshot, then at most this often, and
+    #: whenever the `examples` partition is handed over.
+    resume_every_s: float = 60.0
     #: A listener's recommendations are rewritten at most once per this many seconds.
     score_debounce_s: float = 1.0
     #: CPU seconds the scorer may spend per tick (every 0.25 s) before it yields.

@@ -107,11 +107,18 @@ def decode_examples(raw: bytes) -> list[ExampleMessage]:
 
 @dataclass(frozen=True, kw_only=True)
 class Snapshot:
-    """A signed learner (:mod:`models.snapshot` bytes) and the version it is published under."""
+    """A signed learner (:mod:`models.snapshot` bytes) and the version it is published under.
+
+    ``blob``: the model alone, for the workers' predictions. ``resume_blob`` (when asked
+    for): the whole learner, examples waiting for their horizon and the resume point
+    included, for a trainer taking over; up to a horizon's worth of examples, so it is
+    made less often.
+    """
 
     version: str
     blob: bytes
     examples_learned: int
+    resume_blob: bytes | None = None
 
 
 class Trainer:
@@ -193,22 +200,29 @@ class Trainer:
     def rolling_logloss(self) -> float | None:
         return float(self.logloss.get()) if self.learner.n_learnt else None
 
-    def snapshot(self, key: bytes) -> Snapshot:
-        """The whole learner (model and examples waiting for their horizon), signed."""
+    def snapshot(self, key: bytes, *, resume: bool = False) -> Snapshot:
+        """The model, signed; with ``resume`` also the whole learner (model, examples
+        waiting for their horizon, resume point), signed, under the same version."""
         self.snapshot_seq += 1
-        self.snapshot_offset = self.next_offset
-        # Rides inside the signed learner (LatestModel ignores it).
-        self.learner.resume_point = {  # type: ignore[attr-defined]
-            "next_offset": self.next_offset,
-            "taken": self.taken,
-            "recent": array("Q", self._recent).tobytes(),
-        }
-        blob = dump_snapshot(self.learner, version=self.snapshot_seq, key=key)
         n = self.learner.n_learnt
-        return Snapshot(version=f"v{self.snapshot_seq}-{n}", blob=blob, examples_learned=n)
+        blob = dump_snapshot(self.learner.for_prediction(), version=self.snapshot_seq, key=key)
+        resume_blob = None
+        if resume:
+            self.snapshot_offset = self.next_offset
+            # Rides inside the signed learner.
+            self.learner.resume_point = {  # type: ignore[attr-defined]
+                "next_offset": self.next_offset,
+                "taken": self.taken,
+                "recent": array("Q", self._recent).tobytes(),
+            }
+            resume_blob = dump_snapshot(self.learner, version=self.snapshot_seq, key=key)
+        version = f"v{self.snapshot_seq}-{n}"
+        return Snapshot(version=version, blob=blob, examples_learned=n, resume_blob=resume_blob)
 
     def resume(self, blob: bytes, key: bytes) -> None:
-        """Continue from a snapshot; raises SnapshotTampered (unpickling nothing) on a bad one."""
+        """Continue from a resume snapshot (``Snapshot.resume_blob``); raises
+        SnapshotTampered (unpickling nothing) on a bad one. A model-only snapshot
+        resumes the model alone: the `examples` offset then comes from the group."""
         learner, seq = load_snapshot(blob, key=key)
         if not isinstance(learner, DelayedLearner):
             raise SnapshotError(f"snapshot holds a {type(learner).__name__}, not a DelayedLearner")

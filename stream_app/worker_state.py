@@ -10,6 +10,7 @@ until a retry-less PING answers, so a stopped Redis costs the stream nothing.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -64,7 +65,7 @@ class WorkerState:
     #: Running counters published to Redis (``workers`` hash) after every batch.
     stats: Counter[str] = field(default_factory=Counter)
     #: A snapshot Redis was away for, published when it answers again.
-    unpublished: tuple[ModelSnapshot, ModelMetrics, Trainer] | None = None
+    unpublished: tuple[ModelSnapshot, ModelMetrics, Trainer, ModelSnapshot | None] | None = None
 
     @contextmanager
     def timed(self, step: str) -> Iterator[None]:
@@ -176,13 +177,21 @@ class WorkerState:
         self.stats["scoring_queue"] = self.scorer.queued
         self.publish_stats()
 
-    def publish_model(self, snapshot: ModelSnapshot, metrics: ModelMetrics, trainer: Trainer) -> None:
+    def publish_model(
+        self,
+        snapshot: ModelSnapshot,
+        metrics: ModelMetrics,
+        trainer: Trainer,
+        resume: ModelSnapshot | None = None,
+    ) -> None:
         self.metrics.rolling_auc.set(metrics.rolling_auc or 0.0)
-        self.unpublished = (snapshot, metrics, trainer)
+        if resume is None and self.unpublished is not None:
+            resume = self.unpublished[3]  # a whole learner Redis missed still goes
+        self.unpublished = (snapshot, metrics, trainer, resume)
         if not self.redis.open:
             return
         try:
-            self.writer.publish_model(snapshot, metrics)
+            self.writer.publish_model(snapshot, metrics, resume=resume)
             elapsed = max(time.monotonic() - self.started, 1e-9)
             self.writer.record_metrics(
                 MetricsPoint(
@@ -228,6 +237,7 @@ state = _build()
 _trainer: Trainer | None = None
 _last_snapshot = time.monotonic()
 _learnt_at_snapshot = 0
+_last_resume = -math.inf
 
 
 def trainer() -> Trainer:
@@ -236,11 +246,11 @@ def trainer() -> Trainer:
     Made when this worker takes the `examples` partition (and dropped when it loses
     it), so a trainer always continues the newest snapshot, wherever it was made.
     """
-    global _trainer, _last_snapshot, _learnt_at_snapshot
+    global _trainer, _last_snapshot, _learnt_at_snapshot, _last_resume
     if _trainer is None:
         _trainer = Trainer(horizon_s=model_settings.horizon_days * 86_400.0)
         try:
-            snap = state.writer.read_model_snapshot()
+            snap = state.writer.read_resume_snapshot()
         except REDIS_DOWN:
             snap = None
             log.error("Redis unavailable: the trainer cannot resume the latest snapshot")
@@ -254,6 +264,7 @@ def trainer() -> Trainer:
             except SnapshotError as exc:
                 log.error("refused model snapshot %s (%s); training from scratch", snap.version, exc)
         _last_snapshot, _learnt_at_snapshot = time.monotonic(), _trainer.learner.n_learnt
+        _last_resume = -math.inf
     return _trainer
 
 
@@ -276,5 +287,16 @@ def snapshot_due(t: Trainer) -> bool:
     stale = now - _last_snapshot >= stream.snapshot_every_s
     if learnt >= stream.snapshot_every_examples or (learnt and stale):
         _last_snapshot, _learnt_at_snapshot = now, t.learner.n_learnt
+        return True
+    return False
+
+
+def resume_due() -> bool:
+    """Does this snapshot carry the whole learner? The first of a trainer does, then
+    one every ``resume_every_s``."""
+    global _last_resume
+    now = time.monotonic()
+    if now - _last_resume >= stream.resume_every_s:
+        _last_resume = now
         return True
     return False

@@ -208,3 +208,19 @@ def test_listeners_most_recent_first(writer: RecsWriter, server: fakeredis.FakeS
     assert total == 3
     assert [e.user_id for e in entries] == ["new", "mid"]
     assert entries[0].last_event_time == T0 + timedelta(minutes=10)
+
+
+def test_the_whole_learner_goes_beside_the_model_and_stays_until_replaced(writer: RecsWriter) -> None:
+    key = b"secret"
+    model_v1 = ModelSnapshot.of_blob("v1", dump_snapshot({"model": 1}, version=1, key=key))
+    metrics = ModelMetrics(examples_learned=10)
+    writer.publish_model(model_v1, metrics)
+    assert writer.read_resume_snapshot() == model_v1  # none apart: the model is what there is
+    whole_v2 = ModelSnapshot.of_blob("v2", dump_snapshot({"model": 2, "waiting": [1, 2]}, version=2, key=key))
+    model_v2 = ModelSnapshot.of_blob("v2", dump_snapshot({"model": 2}, version=2, key=key))
+    writer.publish_model(model_v2, metrics, resume=whole_v2)
+    model_v3 = ModelSnapshot.of_blob("v3", dump_snapshot({"model": 3}, version=3, key=key))
+    writer.publish_model(model_v3, metrics)
+    assert writer.read_model_snapshot() == model_v3
+    assert writer.read_resume_snapshot() == whole_v2
+    assert load_snapshot(whole_v2.data, key=key)[0] == {"model": 2, "waiting": [1, 2]}
