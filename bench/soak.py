@@ -105,6 +105,7 @@ def run(
         samples.append(_sample(seconds + drain_s, sent, writer, fleet, admin, consumer, group, settings))
         sampled = [f"s{i}" for i in range(0, listeners, max(1, listeners // 300))]
         per_listener_keys = _per_listener_bytes(writer, sampled)
+        shared = _shared_bytes(writer)
     finally:
         fleet.stop()
         admin.close()
@@ -126,7 +127,9 @@ def run(
     )
     growth = [(b / a - 1.0) if a else None for a, b in zip(first["rss"], last["rss"], strict=False)]
     max_growth = max((g for g in growth if g is not None), default=None)
-    used = last["redis_used"] - redis_empty
+    # The model snapshot (the trainer's whole learner: a horizon of waiting examples)
+    # and the worker/metrics keys are one of each, whatever the listener count.
+    used = last["redis_used"] - redis_empty - shared
     per_listener = used / max(last["listeners"], 1)
     bound = max(per_listener_keys) if per_listener_keys else None
     dlq = samples[-1]["dlq"]
@@ -137,7 +140,8 @@ def run(
         Row(key="rss_growth", figure="worker RSS growth after the first minute (max of workers)",
             value=None if max_growth is None else max_growth * 100, unit="%", target="< 10%",
             passed=max_growth is not None and max_growth < 0.10, higher_is_better=False),
-        Row(key="redis_per_listener", figure="Redis bytes / listener at the end", value=per_listener,
+        Row(key="redis_per_listener", figure="Redis bytes / listener at the end (shared model keys apart)",
+            value=per_listener,
             unit="B", baseline="largest listener's own keys", baseline_value=bound, target="<= bound",
             passed=bound is not None and per_listener <= bound, higher_is_better=False),
         Row(key="dlq", figure="messages in plays-dlq (none injected)", value=float(dlq), unit="",
@@ -157,7 +161,8 @@ def run(
         figures={"sent": sent, "drain_s": drain_s,
                  "worker_cpu_ms_per_play_after_first_minute": worker_cpu_ms_per_play,
                  "rss_growth_by_worker": growth,
-                 "redis_empty_bytes": redis_empty, "per_listener_key_bytes_sampled_max": bound,
+                 "redis_empty_bytes": redis_empty, "redis_shared_key_bytes": shared,
+                 "per_listener_key_bytes_sampled_max": bound,
                  "samples": samples},
         notes=[f"Ran {minutes:g} minutes at {rate:g} plays/s with {n_workers} workers"
                + (" (shortened: issue 8 asks 10 minutes)." if minutes < 10 else ".")],
@@ -184,6 +189,15 @@ def _sample(
         "trainer_behind": tot.examples - tot.trainer_examples,
         "recs_written": int(sum(s.get("recs_written", 0) for s in tot.raw.values())),
     }
+
+
+def _shared_bytes(writer: RecsWriter) -> int:
+    """Bytes of the keys there is one of per deployment (model, its history, workers)."""
+    k = writer.keys
+    pipe = writer.client.pipeline(transaction=False)
+    for key in (k.model_latest, k.model_history, k.workers):
+        pipe.memory_usage(key, samples=0)
+    return sum(v or 0 for v in pipe.execute())
 
 
 def _per_listener_bytes(writer: RecsWriter, users: list[str]) -> list[int]:
