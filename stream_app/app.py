@@ -55,13 +55,6 @@ app = faust.App(
     agent_supervisor="mode.OneForAllSupervisor",
 )
 
-# Table writes wait in Faust's producer buffer; above `max_messages` (100) its
-# conductor stops handing plays to agents until the buffer has drained. One batch
-# writes each listener it touched once: with thousands of listeners per batch that
-# stop-and-go came at every batch ("producer buffer full" in the log), adding its wait
-# to every play's latency. A batch's worth of writes is a bound of its own.
-app.producer.buffer.max_messages = max(stream.batch_size, 100)
-
 RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 plays_topic = app.topic(cluster.plays_topic, schema=RAW, partitions=cluster.plays_partitions)
