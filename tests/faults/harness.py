@@ -39,7 +39,7 @@ from cluster.topics import ensure_topics
 from models.events import PlayEvent
 from models.parsers import parse_paths
 from models.processor import PlayProcessor
-from stream_app.fleet import Fleet, RunNamespace, totals
+from stream_app.fleet import Fleet, RunNamespace, totals, wait_for_workers
 from stream_app.listening import decode_state
 from stream_app.recs_store import RecsWriter
 
@@ -150,6 +150,11 @@ class Run:
     def worker_log(self, i: int) -> str:
         path = self.fleet.log_dir / f"worker-{i}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def start_workers(self, n: int) -> None:
+        """Start ``n`` workers and wait until each has said in Redis that it is up."""
+        self.fleet.start(n)
+        wait_for_workers(self.writer, n, self.fleet, timeout=90)
 
     def kill(self, i: int) -> None:
         """SIGKILL worker ``i`` (no clean shutdown, no final commit)."""

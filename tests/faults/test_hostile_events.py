@@ -33,7 +33,7 @@ from cluster import ClusterSettings
 from models.dead_letter import RAW_PREFIX
 from models.events import PlayEvent
 from producers.kafka_io import PlayProducer
-from stream_app.fleet import totals, wait_for_workers
+from stream_app.fleet import totals
 from tests.faults.harness import (
     assert_same_end_state,
     lastfm_slice,
@@ -150,8 +150,7 @@ def test_hostile_events_are_dead_lettered_or_deduplicated(cluster: ClusterSettin
     first, second = real[:BEFORE], real[BEFORE:]
     with stream_run(cluster, "hostile", tmp_path) as run:
         partitions = run.settings.plays_partitions
-        run.fleet.start(1)
-        wait_for_workers(run.writer, 1, run.fleet, timeout=90)
+        run.start_workers(1)
 
         sent: list[Sent] = []
         accepted: list[PlayEvent] = []  # in the order sent

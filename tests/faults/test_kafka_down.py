@@ -21,7 +21,6 @@ import pytest
 
 from cluster import ClusterSettings, down, up
 from cluster.process import port_open
-from stream_app.fleet import wait_for_workers
 from tests.faults.harness import (
     assert_same_end_state,
     lastfm_slice,
@@ -43,8 +42,7 @@ def test_kafka_down_for_15_s_mid_replay(private_kafka: ClusterSettings, tmp_path
     started = time.monotonic()
     path, plays = lastfm_slice(PLAYS, tmp_path)
     with stream_run(private_kafka, "kafka", tmp_path) as run:
-        run.fleet.start(2)
-        wait_for_workers(run.writer, 2, run.fleet, timeout=90)
+        run.start_workers(2)
         replay = run.start_replay(path, speed=speed_for(plays, REPLAY_S))
         wait_for(lambda: run.progress() >= PLAYS // 4, 90, "a quarter of the plays", abort=run.died)
 

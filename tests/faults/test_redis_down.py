@@ -23,7 +23,6 @@ import httpx
 import pytest
 
 from cluster import ClusterSettings, down, up
-from stream_app.fleet import wait_for_workers
 from tests.faults.harness import (
     assert_same_end_state,
     group_offsets,
@@ -46,8 +45,7 @@ def test_redis_down_for_10_s(private_redis: ClusterSettings, tmp_path: Path) -> 
     path, plays = lastfm_slice(PLAYS, tmp_path)
     speed = speed_for(plays, REPLAY_S)
     with stream_run(private_redis, "redis", tmp_path) as run:
-        run.fleet.start(2)
-        wait_for_workers(run.writer, 2, run.fleet, timeout=90)
+        run.start_workers(2)
         api, url = run.start_api()
         listener = plays[0].user_id
 

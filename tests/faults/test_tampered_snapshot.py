@@ -23,7 +23,7 @@ from cluster import ClusterSettings
 from models.events import PlayEvent
 from models.snapshot import dump_snapshot, load_snapshot
 from producers.kafka_io import PlayProducer
-from stream_app.fleet import totals, wait_for_workers
+from stream_app.fleet import totals
 from stream_app.recs_store import ModelMetrics, ModelSnapshot
 from tests.faults.harness import free_port, lastfm_slice, stream_run, wait_drained, wait_for
 
@@ -56,8 +56,7 @@ def test_tampered_snapshots_are_refused_and_the_previous_model_keeps_serving(
     _, plays = lastfm_slice(PLAYS, tmp_path)
     metrics_port = free_port()
     with stream_run(cluster, "tamper", tmp_path, extra_env={"ENCORE_METRICS_PORT": str(metrics_port)}) as run:
-        run.fleet.start(1)
-        wait_for_workers(run.writer, 1, run.fleet, timeout=90)
+        run.start_workers(1)
         with PlayProducer(run.settings) as producer:
             for play in plays:
                 producer.send(play)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from cluster import ClusterSettings
-from stream_app.fleet import totals, wait_for_workers
+from stream_app.fleet import totals
 from tests.faults.harness import (
     assert_same_end_state,
     examples_on_topic,
@@ -46,8 +46,7 @@ def test_kill_9_a_worker_mid_stream_and_restart_it(cluster: ClusterSettings, tmp
     started = time.monotonic()
     path, plays = lastfm_slice(PLAYS, tmp_path)
     with stream_run(cluster, "kill9", tmp_path) as run:
-        run.fleet.start(2)
-        wait_for_workers(run.writer, 2, run.fleet, timeout=90)
+        run.start_workers(2)
         replay = run.start_replay(path, speed=speed_for(plays, REPLAY_S))
 
         wait_for(lambda: run.progress() >= PLAYS // 5, 90, "a fifth of the plays", abort=run.died)
