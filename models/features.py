@@ -373,13 +373,15 @@ class ListenerState:
         every tally only after a load or an eviction.
         """
         if k > MOST_PLAYED:
-            ranked = heapq.nlargest(k, ((t.n, track) for track, t in self.pairs.items() if t.n > 0))
-            return [track for _, track in ranked]
+            return [track for _, track in self._scan_most_played(k)]
         if self.top is None:
-            best = heapq.nlargest(MOST_PLAYED, ((t.n, track) for track, t in self.pairs.items() if t.n > 0))
-            self.top = {track: n for n, track in best}
+            self.top = {track: n for n, track in self._scan_most_played(MOST_PLAYED)}
         ranked = sorted(((n, track) for track, n in self.top.items()), reverse=True)
         return [track for _, track in ranked[:k]]
+
+    def _scan_most_played(self, k: int) -> list[tuple[int, str]]:
+        """(plays, track) of the ``k`` most played tracks, from every tally."""
+        return heapq.nlargest(k, ((t.n, track) for track, t in self.pairs.items() if t.n > 0))
 
     def _played(self, track: str, n: int) -> None:
         """Track ``track`` now has ``n`` counted plays: keep :attr:`top` exact."""

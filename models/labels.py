@@ -49,6 +49,23 @@ from models.settings import ModelSettings
 FEATURE_SET = zlib.crc32(",".join(FEATURE_NAMES).encode())
 
 
+#: A pending play's frozen features: their values in :data:`FEATURE_NAMES` order when
+#: they have exactly those names (what :mod:`models.features` makes), else the dict.
+Frozen = tuple[float, ...] | Features
+Pending = tuple[float, str, Frozen]
+
+
+def freeze(features: Features) -> Frozen:
+    """Features as a pending play keeps them and an example carries them on the wire
+    (values only, for the usual names)."""
+    return tuple(features.values()) if tuple(features) == FEATURE_NAMES else features
+
+
+def thaw(frozen: Frozen) -> Features:
+    """The features dict of :func:`freeze`'s result."""
+    return dict(zip(FEATURE_NAMES, frozen, strict=True)) if isinstance(frozen, tuple) else frozen
+
+
 @dataclass(frozen=True, slots=True)
 class Example:
     """A play with its frozen features and its resolved label."""
@@ -66,14 +83,14 @@ class Example:
     def to_dict(self) -> dict[str, Any]:
         """JSON primitives; features with the names of FEATURE_NAMES as a bare value
         list under their signature ``fs``, any others as a dict."""
-        x = self.features
-        values = tuple(x) == FEATURE_NAMES
+        frozen = freeze(self.features)
+        values = isinstance(frozen, tuple)
         return {
             "user_id": self.user_id,
             "track_id": self.track_id,
             "event_id": self.event_id,
             "ts": self.ts,
-            "features": list(x.values()) if values else x,
+            "features": frozen,
             "fs": FEATURE_SET if values else None,
             "label": self.label,
             "resolved_at": self.resolved_at,
@@ -88,7 +105,7 @@ class Example:
                     f"example {data.get('event_id')!r} carries features of another feature set "
                     f"(signature {data.get('fs')}, this code has {FEATURE_SET})"
                 )
-            features = dict(zip(FEATURE_NAMES, x, strict=True))
+            features = thaw(tuple(x))
         else:
             features = {k: float(v) for k, v in x.items()}
         return cls(
@@ -103,20 +120,6 @@ class Example:
 
 
 #: A play waiting for its label: (ts, event_id, features).
-#: A pending play's frozen features: their values in :data:`FEATURE_NAMES` order when
-#: they have exactly those names (what :mod:`models.features` makes), else the dict.
-Frozen = tuple[float, ...] | Features
-Pending = tuple[float, str, Frozen]
-
-
-def freeze(features: Features) -> Frozen:
-    """Features as a pending play keeps them (values only, for the usual names)."""
-    return tuple(features.values()) if tuple(features) == FEATURE_NAMES else features
-
-
-def thaw(frozen: Frozen) -> Features:
-    """The features dict of a pending play."""
-    return dict(zip(FEATURE_NAMES, frozen, strict=True)) if isinstance(frozen, tuple) else frozen
 
 
 class LabelState:
