@@ -65,13 +65,14 @@ import heapq
 import math
 from array import array
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeAlias
 
+import numpy as np
 import pandas as pd
 from river import compose, linear_model, optim, preprocessing
 
-from models.features import Features
-from models.labels import Example
+from models.features import FEATURE_NAMES, Features
+from models.labels import Example, freeze
 from models.prepare import Prepare, features_frame
 
 #: Closed examples learnt per ``learn_many`` step by :func:`make_learner` (the
@@ -170,27 +171,35 @@ class DelayedLearner:
         self.watermark = -math.inf
         #: Examples learnt so far.
         self.n_learnt = 0
-        self._buffer: list[tuple[float, int, Example]] = []
-        self._closed: list[Example] = []
+        #: Heap of examples waiting for their horizon: (deadline, seq, values, label).
+        #: Only what learning needs is kept, the features as one float array (as
+        #: :func:`~models.labels.freeze` orders them): ~0.45 KB an example, where the
+        #: Example with its features dict was ~2.3 KB, and a trainer holds a horizon's
+        #: worth of them.
+        self._buffer: list[Waiting] = []
+        self._closed: list[tuple[Values, bool]] = []
+        self._closed_frame: pd.DataFrame | None = None
         self._seq = 0
 
     # -- snapshots -------------------------------------------------------------------
-    # The examples waiting for their horizon (up to a horizon's worth of resolved
-    # plays) are most of a snapshot. They are pickled as columns, features as one
-    # float array (~3x smaller than Example objects), and unpacked only when the
-    # learner is used for learning again: the workers that load every snapshot to
-    # predict never build them.
+    # The examples waiting for their horizon are most of a snapshot. They are pickled
+    # as columns, features as one float array, and unpacked only when the learner is
+    # used for learning again: the workers that load every snapshot to predict never
+    # build them.
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         packed = state.pop("_packed", None)
         buffer = state.pop("_buffer", None)
         state["_packed"] = packed if buffer is None else _pack(buffer)
+        state["_closed_frame"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_packed", None)
+        self.__dict__.setdefault("_closed_frame", None)
+        self._closed = [_waiting_values(c) for c in self.__dict__.get("_closed", [])]
 
     def for_prediction(self) -> DelayedLearner:
         """A twin sharing this model, without the examples waiting for their horizon:
@@ -203,21 +212,22 @@ class DelayedLearner:
         (0, 1)
         """
         twin = DelayedLearner.__new__(DelayedLearner)
-        skip = {"_buffer", "_packed", "_closed", "resume_point"}
+        skip = {"_buffer", "_packed", "_closed", "_closed_frame", "resume_point"}
         twin.__dict__.update({k: v for k, v in self.__dict__.items() if k not in skip})
         twin._buffer = []
         twin._closed = []
+        twin._closed_frame = None
         return twin
 
     @property
-    def _buffer(self) -> list[tuple[float, int, Example]]:
+    def _buffer(self) -> list[Waiting]:
         buffer = self.__dict__.get("_buffer")
         if buffer is None:
             buffer = self.__dict__["_buffer"] = _unpack(self.__dict__.pop("_packed", None))
         return buffer
 
     @_buffer.setter
-    def _buffer(self, value: list[tuple[float, int, Example]]) -> None:
+    def _buffer(self, value: list[Waiting]) -> None:
         self.__dict__["_buffer"] = value
         self.__dict__.pop("_packed", None)
 
@@ -239,9 +249,10 @@ class DelayedLearner:
 
     def add(self, examples: Iterable[Example]) -> None:
         """Take resolved examples; each is learnt once the watermark passes its horizon."""
+        buf, push = self._buffer, heapq.heappush
         for ex in examples:
             self._seq += 1
-            heapq.heappush(self._buffer, (ex.ts + self.horizon_s, self._seq, ex))
+            push(buf, (ex.ts + self.horizon_s, self._seq, _values(ex.features), bool(ex.label)))
 
     def advance(self, watermark: float) -> int:
         """Move the watermark; learn the buffered examples whose horizon closed.
@@ -257,36 +268,53 @@ class DelayedLearner:
         """Move the watermark and set aside the examples whose horizon closed, without
         learning them; ``True`` when a (mini-)batch is ready for :meth:`flush`.
 
-        Lets a caller predict everything pending with the current model first.
+        Lets a caller predict everything pending with the current model first
+        (:meth:`closed_batch`).
         """
         if watermark > self.watermark:
             self.watermark = watermark
         buf = self._buffer
         closed = self._closed
+        n = len(closed)
         while buf and buf[0][0] < self.watermark:
-            closed.append(heapq.heappop(buf)[2])
+            _, _, values, label = heapq.heappop(buf)
+            closed.append((values, label))
+        if len(closed) != n:
+            self._closed_frame = None
         return len(closed) >= max(1, self.batch_size)
+
+    def closed_batch(self) -> tuple[pd.DataFrame, list[bool]]:
+        """The examples set aside by :meth:`close` as a feature frame and their labels
+        (the frame is built once, for the caller's predictions and :meth:`flush`).
+
+        >>> from models.labels import Example
+        >>> learner = DelayedLearner(horizon_s=10.0)
+        >>> learner.add([Example("ana", "a", "e1", 0.0, {"pair_plays": 2.0}, True, 1.0)])
+        >>> learner.close(10.5)
+        True
+        >>> frame, labels = learner.closed_batch()
+        >>> frame["pair_plays"].tolist(), labels
+        ([2.0], [True])
+        """
+        if self._closed_frame is None:
+            self._closed_frame = _frame([values for values, _ in self._closed])
+        return self._closed_frame, [label for _, label in self._closed]
 
     def flush(self) -> int:
         """Learn every closed example set aside now (a partial batch too)."""
-        closed, self._closed = self._closed, []
-        if not closed:
+        if not self._closed:
             return 0
         if self.batch_size <= 1:
             learn = self.model.learn_one
-            for ex in closed:
-                learn(ex.features, ex.label)
+            for values, label in self._closed:
+                learn(_features(values), label)
         else:
-            frame = features_frame([ex.features for ex in closed])
-            target = pd.Series([ex.label for ex in closed], index=frame.index)
-            self.model.learn_many(frame, target)
-        self.n_learnt += len(closed)
-        return len(closed)
-
-    @property
-    def closed(self) -> list[Example]:
-        """Examples whose horizon closed, set aside by :meth:`close` for :meth:`flush`."""
-        return self._closed
+            frame, labels = self.closed_batch()
+            self.model.learn_many(frame, pd.Series(labels, index=frame.index))
+        n = len(self._closed)
+        self._closed, self._closed_frame = [], None
+        self.n_learnt += n
+        return n
 
     @property
     def waiting(self) -> int:
@@ -302,40 +330,72 @@ class DelayedLearner:
         return {str(k): float(v) for k, v in w.items()} if w is not None else {}
 
 
-def _pack(buffer: list[tuple[float, int, Example]]) -> dict[str, Any]:
+#: An example's features as the learner keeps them: the values of FEATURE_NAMES as a
+#: float array, or (other names) the dict itself.
+Values: TypeAlias = "array[float] | dict[str, float]"
+#: An example waiting for its horizon: (deadline, seq, values, label).
+Waiting: TypeAlias = "tuple[float, int, Values, bool]"
+
+
+def _values(features: Features) -> Values:
+    frozen = freeze(features)
+    return array("d", frozen) if isinstance(frozen, tuple) else frozen
+
+
+def _features(values: Values) -> Features:
+    return dict(zip(FEATURE_NAMES, values, strict=True)) if isinstance(values, array) else values
+
+
+def _waiting_values(closed: Any) -> tuple[Values, bool]:
+    """A closed example of this version, or an Example of an older snapshot."""
+    if isinstance(closed, Example):
+        return _values(closed.features), bool(closed.label)
+    return closed
+
+
+def _frame(rows: list[Values]) -> pd.DataFrame:
+    """Feature rows as a DataFrame (columns FEATURE_NAMES when every row is an array)."""
+    if rows and all(isinstance(r, array) for r in rows):
+        flat = array("d")
+        for r in rows:
+            flat.extend(r)  # type: ignore[arg-type]
+        values = np.frombuffer(flat, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
+        return pd.DataFrame(values, columns=list(FEATURE_NAMES))
+    return features_frame([_features(r) for r in rows])
+
+
+def _pack(buffer: list[Waiting]) -> dict[str, Any]:
     """The heap of waiting examples as columns (heap order kept)."""
-    examples = [ex for _, _, ex in buffer]
-    names = tuple(examples[0].features) if examples else ()
-    same = all(len(ex.features) == len(names) and tuple(ex.features) == names for ex in examples)
+    same = all(isinstance(v, array) for _, _, v, _ in buffer)
+    flat = array("d")
+    if same:
+        for _, _, v, _ in buffer:
+            flat.extend(v)  # type: ignore[arg-type]
     return {
-        "deadline": array("d", [d for d, _, _ in buffer]),
-        "seq": array("q", [s for _, s, _ in buffer]),
-        "user_id": [ex.user_id for ex in examples],
-        "track_id": [ex.track_id for ex in examples],
-        "event_id": [ex.event_id for ex in examples],
-        "ts": array("d", [ex.ts for ex in examples]),
-        "label": bytes(bool(ex.label) for ex in examples),
-        "resolved_at": array("d", [ex.resolved_at for ex in examples]),
-        "names": names if same else None,
-        "features": array("d", [v for ex in examples for v in ex.features.values()])
-        if same
-        else [ex.features for ex in examples],
+        "deadline": array("d", [d for d, _, _, _ in buffer]),
+        "seq": array("q", [s for _, s, _, _ in buffer]),
+        "label": bytes(y for _, _, _, y in buffer),
+        "names": FEATURE_NAMES if same else None,
+        "features": flat if same else [_features(v) for _, _, v, _ in buffer],
     }
 
 
-def _unpack(packed: dict[str, Any] | None) -> list[tuple[float, int, Example]]:
+def _unpack(packed: dict[str, Any] | None) -> list[Waiting]:
+    """:func:`_pack`'s columns back into the heap (snapshots of the Example-per-entry
+    layout, with ids and times, too)."""
     if packed is None:
         return []
     names = packed["names"]
     n = len(packed["seq"])
+    values: list[Values]
     if names is not None:
         width, flat = len(names), packed["features"]
-        features = [dict(zip(names, flat[i * width : (i + 1) * width], strict=True)) for i in range(n)]
+        rows = (flat[i * width : (i + 1) * width] for i in range(n))
+        if tuple(names) == FEATURE_NAMES:
+            values = [array("d", r) for r in rows]
+        else:
+            values = [_values(dict(zip(names, r, strict=True))) for r in rows]
     else:
-        features = packed["features"]
-    columns = zip(
-        packed["user_id"], packed["track_id"], packed["event_id"], packed["ts"], features,
-        packed["label"], packed["resolved_at"], strict=True,
-    )  # fmt: skip
-    examples = [Example(u, t, e, ts, x, bool(y), r) for u, t, e, ts, x, y, r in columns]
-    return list(zip(packed["deadline"], packed["seq"], examples, strict=True))
+        values = [_values(x) for x in packed["features"]]
+    labels = [bool(y) for y in packed["label"]]
+    return list(zip(packed["deadline"], packed["seq"], values, labels, strict=True))

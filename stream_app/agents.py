@@ -12,7 +12,6 @@ import logging
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 from kafka.partitioner.default import murmur2
 
@@ -32,7 +31,8 @@ from stream_app.app import (
 )
 from stream_app.decode import play_or_reason
 from stream_app.recs_store import ModelMetrics, ModelSnapshot
-from stream_app.trainer import ExampleMessage, decode_examples, encode_examples, snapshot_message
+from stream_app.trainer import ExampleMessage, Trainer, encode_examples, snapshot_message
+from stream_app.training import TRAINER_SEAT, TrainingLoop, trainer_group
 
 log = logging.getLogger("encore.stream")
 
@@ -121,72 +121,6 @@ async def on_plays(stream_: Any) -> None:
         state.publish_stats()
 
 
-@app.agent(examples_topic)
-async def on_examples(stream_: Any) -> None:
-    """The trainer (the single consumer of the one `examples` partition)."""
-    async for events in stream_.take_events(stream.batch_size, within=stream.batch_within_s):
-        trainer = ws.trainer()
-        records = [(e.message.offset, e.value) for e in events]
-        first = records[0][0] if records else 0
-        if trainer.next_offset and first > trainer.next_offset:
-            # This trainer continues a snapshot older than where the group committed
-            # (its predecessor died after learning more): read the gap first.
-            gap = await _read_examples(events[0].message.partition, trainer.next_offset, first)
-            log.warning("trainer read examples %d..%d again", trainer.next_offset, first)
-            records = gap + records
-        messages: list[ExampleMessage] = []
-        next_offset = None
-        for offset, value in records:
-            if offset < trainer.next_offset:
-                continue  # in the snapshot this trainer continues already
-            next_offset = offset + 1
-            try:
-                messages.extend(decode_examples(value))
-            except ValueError as exc:
-                log.error("undecodable examples at offset %s: %s", offset, exc)
-        with ws.state.timed("train"):
-            trainer.take(messages, next_offset=next_offset)
-        ws.state.metrics.examples_learned.set(trainer.learner.n_learnt)
-        ws.state.stats["trainer_examples"] = trainer.examples_seen
-        ws.state.stats["trainer_learnt"] = trainer.learner.n_learnt
-        ws.state.stats["trainer_duplicates"] = trainer.duplicates
-        ws.state.stats["trainer_taken"] = trainer.taken  # by the model's lineage, across workers
-        ws.state.stats["trainer_auc_so_far"] = trainer.auc_so_far.get() or 0.0
-        ws.state.stats["trainer_logloss_so_far"] = (
-            trainer.logloss_so_far.get() if trainer.learner.n_learnt else 0.0
-        )
-        ws.state.publish_stats()
-        if ws.snapshot_due(trainer):
-            await _publish(trainer)
-
-
-async def _read_examples(partition: int, start: int, stop: int) -> list[tuple[int, bytes]]:
-    """`examples` messages at offsets [start, stop) of one partition, read directly."""
-    tp = TopicPartition(cluster.examples_topic, partition)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=cluster.bootstrap_servers, enable_auto_commit=False, group_id=None,
-        max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=64 * 1024 * 1024,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        out: list[tuple[int, bytes]] = []
-        deadline = time.monotonic() + 120.0
-        while not out or out[-1][0] < stop - 1:
-            if time.monotonic() > deadline:
-                log.error("examples %d..%d could not be read again: the model misses them", start, stop)
-                break
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            got = [(m.offset, m.value) for m in batch.get(tp, []) if m.offset < stop]
-            if not got and await consumer.position(tp) >= stop:
-                break
-            out.extend(got)
-        return out
-    finally:
-        await consumer.stop()
-
-
 async def _publish(trainer: Any, *, resume: bool = False) -> None:
     """The model to Redis and `model-snapshots` (key ``latest``); with ``resume`` (or
     when one is due) the whole learner too (key ``resume``)."""
@@ -217,57 +151,79 @@ async def _publish(trainer: Any, *, resume: bool = False) -> None:
         await snapshots_topic.send(key=key, value=message)
 
 
-def _examples_partitions(tps: Any) -> set[Any]:
-    return {tp for tp in tps if tp.topic == cluster.examples_topic}
+def _holds_seat(tps: Any) -> bool:
+    return any(tp.topic == cluster.plays_topic and tp.partition == TRAINER_SEAT for tp in tps)
 
 
-_trains = False
+_training: TrainingLoop | None = None
+
+
+def _after_take(trainer: Trainer, fresh: int) -> None:
+    stats = ws.state.stats
+    ws.state.metrics.examples_learned.set(trainer.learner.n_learnt)
+    stats["trainer_examples"] = trainer.examples_seen
+    stats["trainer_learnt"] = trainer.learner.n_learnt
+    stats["trainer_duplicates"] = trainer.duplicates
+    stats["trainer_taken"] = trainer.taken  # by the model's lineage, across workers
+    stats["trainer_auc_so_far"] = trainer.auc_so_far.get() or 0.0
+    stats["trainer_logloss_so_far"] = trainer.logloss_so_far.get() if trainer.learner.n_learnt else 0.0
+    if _training is not None:
+        stats["trainer_lag"] = _training.lag
+    ws.state.publish_stats()
 
 
 @app.on_partitions_revoked.connect
 async def hand_over_trainer(_app: Any, revoked: Any, **_: Any) -> None:
-    """Before the `examples` partition goes (perhaps to another worker), publish what the
-    trainer has taken: whoever owns it next continues exactly there."""
-    trainer = ws.current_trainer()
-    if trainer is None or not _examples_partitions(revoked):
+    """Before the trainer's seat goes (perhaps to another worker), stop reading and
+    publish what the trainer has taken: whoever trains next continues exactly there."""
+    global _training
+    if _training is None or not _holds_seat(revoked):
         return
-    if trainer.next_offset > trainer.snapshot_offset:
-        await _publish(trainer, resume=True)
+    loop, _training = _training, None
+    await loop.stop()
+    if loop.trainer.next_offset > loop.trainer.snapshot_offset:
+        await _publish(loop.trainer, resume=True)
 
 
 @app.on_partitions_assigned.connect
 async def take_over_trainer(_app: Any, assigned: Any, **_: Any) -> None:
-    """Train only while owning `examples`; on taking it, continue the latest snapshot
-    from the offset it records (``on_examples`` reads a crashed trainer's examples after
-    its last snapshot again; their duplicates go by the event ids the snapshot carries)."""
-    global _trains
-    mine = _examples_partitions(assigned)
-    if not mine:
-        if _trains:
+    """Train only while holding the seat (:mod:`stream_app.training`); on taking it,
+    continue the latest resume snapshot (a crashed trainer's examples after it are read
+    again; their duplicates go by the event ids the snapshot carries)."""
+    global _training
+    if not _holds_seat(assigned):
+        if ws.current_trainer() is not None:
             log.warning("the trainer moved to another worker")
         ws.drop_trainer()
-        _trains = False
         ws.state.stats["trains"] = 0
         return
-    if not _trains:
-        ws.drop_trainer()
-    ws.trainer()
-    _trains = True
+    _training = TrainingLoop(
+        ws.trainer(),
+        bootstrap_servers=cluster.bootstrap_servers,
+        topic=cluster.examples_topic,
+        group_id=trainer_group(stream.app_id),
+        max_message_bytes=MAX_MESSAGE_BYTES,
+        after_take=_after_take,
+        snapshot_due=ws.snapshot_due,
+        publish=_publish,
+    )
+    await _training.start()
     ws.state.stats["trains"] = 1
+
+
+@app.timer(interval=5.0)
+async def watch_trainer() -> None:
+    """A trainer whose loop died takes the worker down (a supervisor restarts it and
+    the seat moves), never leaves it consuming plays with a dead trainer."""
+    if _training is not None and (exc := _training.failed) is not None:
+        log.error("the trainer's loop failed: %r", exc)
+        raise RuntimeError("the trainer's loop failed") from exc
 
 
 @app.task
 async def announce() -> None:
     """Say in Redis that this worker is up (``encore demo`` waits for its workers)."""
     ws.state.publish_stats()
-
-
-@app.timer(interval=stream.snapshot_every_s)
-async def publish_due_snapshot() -> None:
-    """The trainer's last examples of a quiet stream still reach Redis in time."""
-    trainer = ws.current_trainer()
-    if trainer is not None and ws.snapshot_due(trainer):
-        await _publish(trainer)
 
 
 @app.timer(interval=5.0)

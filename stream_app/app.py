@@ -8,8 +8,9 @@ start several and they share the partitions of `plays` (one consumer group).
   bad messages, fold each batch into the listener table (features + labels), predict
   each counted play with the latest model, send resolved examples to `examples`,
   queue the touched listeners for scoring.
-- ``on_examples`` (the one worker that owns the single `examples` partition): the
-  trainer; learns each example when its horizon closes, publishes signed snapshots.
+- the trainer (on the one worker that owns `plays` partition 0, reading `examples`
+  with its own consumer, :mod:`stream_app.training`): learns each example when its
+  horizon closes, publishes signed snapshots.
 - timers: score due listeners into Redis, pick up newer model snapshots.
 """
 

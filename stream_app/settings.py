@@ -30,7 +30,7 @@ class StreamSettings(BaseSettings):
     snapshot_every_s: float = 5.0
     #: The trainer's whole learner (for a trainer taking over: up to a horizon of
     #: examples waiting) goes with the first snapshot, then at most this often, and
-    #: whenever the `examples` partition is handed over.
+    #: whenever the trainer's seat is handed over.
     resume_every_s: float = 60.0
     #: A listener's recommendations are rewritten at most once per this many seconds.
     score_debounce_s: float = 1.0

@@ -45,7 +45,6 @@ from river import metrics, utils
 from models.labels import Example
 from models.learner import DelayedLearner, make_learner
 from models.metrics import BinnedAUC
-from models.prepare import features_frame
 from models.snapshot import SnapshotError, dump_snapshot, load_snapshot
 from stream_app.recs_store import ModelSnapshot
 
@@ -177,19 +176,20 @@ class Trainer:
             self.next_offset = max(self.next_offset, next_offset)
         self.learner.add(fresh)
         if self.learner.close(self.watermark):
-            self._score(self.learner.closed)
+            self._score()
             self.learner.flush()
         return len(fresh)
 
-    def _score(self, closing: list[Example]) -> None:
+    def _score(self) -> None:
         """Predict the examples about to be learnt, with the model before it learns them."""
-        probs = self.learner.predict_proba_many(features_frame([ex.features for ex in closing]))
-        for ex, p in zip(closing, probs, strict=True):
+        frame, labels = self.learner.closed_batch()
+        probs = self.learner.predict_proba_many(frame)
+        for label, p in zip(labels, probs, strict=True):
             p = min(max(float(p), 1e-7), 1 - 1e-7)
-            self.auc.update(ex.label, p)
-            self.logloss.update(ex.label, p)
-            self.auc_so_far.update(ex.label, p)
-            self.logloss_so_far.update(ex.label, p)
+            self.auc.update(label, p)
+            self.logloss.update(label, p)
+            self.auc_so_far.update(label, p)
+            self.logloss_so_far.update(label, p)
 
     @property
     def rolling_auc(self) -> float | None:

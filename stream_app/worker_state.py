@@ -243,7 +243,7 @@ _last_resume = -math.inf
 def trainer() -> Trainer:
     """The process's trainer, resumed from the latest signed snapshot when there is one.
 
-    Made when this worker takes the `examples` partition (and dropped when it loses
+    Made when this worker takes the trainer's seat (and dropped when it loses
     it), so a trainer always continues the newest snapshot, wherever it was made.
     """
     global _trainer, _last_snapshot, _learnt_at_snapshot, _last_resume
@@ -275,7 +275,7 @@ def drop_trainer() -> None:
 
 
 def current_trainer() -> Trainer | None:
-    """The trainer, on the worker that has one (it owns the `examples` partition)."""
+    """The trainer, on the worker that has one (it holds the trainer's seat, :mod:`stream_app.training`)."""
     return _trainer
 
 
