@@ -55,7 +55,10 @@ def encode_state(features: ListenerState, labels: LabelState | None, counts: Lab
     }
     # orjson, uncompressed: a state is written once per batch, so encoding speed is
     # what matters (zlib level 1 tripled the cost for a 3x smaller changelog).
-    return orjson.dumps(doc)
+    # Copied to its own size: orjson's bytes keep the capacity of its working buffer
+    # (tracemalloc: 9.1 KB held per 3.0 KB state in the soak's mix, 65 KB per 3.7 KB
+    # document), and the table holds one per listener for as long as it lives.
+    return bytes(memoryview(orjson.dumps(doc)))
 
 
 def decode_state(raw: bytes) -> tuple[ListenerState, LabelState | None, LabelCounts]:
