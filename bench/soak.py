@@ -133,6 +133,8 @@ def run(
     per_listener = used / max(last["listeners"], 1)
     bound = max(per_listener_keys) if per_listener_keys else None
     dlq = samples[-1]["dlq"]
+    listener_growth = last["listeners"] / first["listeners"] - 1.0 if first["listeners"] else None
+    trainer_behind = max((x["trainer_behind"] for x in in_run if x["t"] >= first["t"]), default=None)
     rows = [
         Row(key="max_lag", figure="max consumer lag", value=max_lag, unit="plays",
             baseline="10 s of plays", baseline_value=10 * rate, target="<= 10 s of plays",
@@ -146,6 +148,11 @@ def run(
             passed=bound is not None and per_listener <= bound, higher_is_better=False),
         Row(key="dlq", figure="messages in plays-dlq (none injected)", value=float(dlq), unit="",
             target="0", passed=dlq == 0, higher_is_better=False),
+        Row(key="listener_growth", figure="listeners held, growth after the first minute (RSS follows it)",
+            value=None if listener_growth is None else listener_growth * 100, unit="%"),
+        Row(key="trainer_behind", figure="largest trainer backlog after the first minute",
+            value=trainer_behind, unit="examples", baseline="10 s of plays", baseline_value=10 * rate,
+            higher_is_better=False),
         Row(key="achieved_rate", figure="plays sent per second", value=sent / seconds, unit="plays/s",
             baseline="asked", baseline_value=rate),
         Row(key="taken_rate", figure="plays taken per second by the workers after the first minute",
@@ -153,6 +160,8 @@ def run(
     ]  # fmt: skip
     # Another rate is another benchmark (its own file, its own gate).
     name = NAME if rate == 2000.0 else f"{NAME}-{rate:g}-per-s"
+    if minutes != 10.0:  # a shortened run neither replaces nor gates the 10-minute one
+        name = f"{name}-{minutes:g}-minutes"
     return Result(
         name=name,
         parameters={"minutes": minutes, "rate": rate, "workers": n_workers, "listeners": listeners,
