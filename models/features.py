@@ -449,20 +449,28 @@ def features_many(
 
     The scorer's batch: "as of now" no journalled event is later than ``ts``, so the
     listener's part is computed once for all tracks (an earlier ``ts`` falls back to
-    :func:`features_at` per track). Same values, key for key.
+    :func:`features_at` per track). Same values, key for key. Tracks the listener never
+    played (most co-listened and trending candidates) differ only by their artist, so
+    they share one dict per artist: the same object, to be read, not changed.
     """
     if ts < state.latest:
         return [features_at(state, track, artist, ts) for track, artist in tracks]
     listener = _listener_at(state, ts, state.n_close, state.n_distinct)
     pairs, artists = state.pairs, state.artists
+    unplayed: dict[str | None, Features] = {}
     out: list[Features] = []
     for track, artist in tracks:
         pair = pairs.get(track)
-        art = artists.get(artist) if artist is not None else None
-        art_n = art.n if art is not None else 0
         if pair is None:
-            out.append(_track_features(listener, None, 0, 0, 0, 0, art, art_n))
+            row = unplayed.get(artist)
+            if row is None:
+                art = artists.get(artist) if artist is not None else None
+                row = _track_features(listener, None, 0, 0, 0, 0, art, art.n if art is not None else 0)
+                unplayed[artist] = row
+            out.append(row)
         else:
+            art = artists.get(artist) if artist is not None else None
+            art_n = art.n if art is not None else 0
             counts = (pair.n, pair.n_short, pair.n_skip_known, pair.n_skipped)
             out.append(_track_features(listener, pair, *counts, art, art_n))
     return out
