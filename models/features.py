@@ -654,17 +654,23 @@ def step(
 
 
 def _prune(state: ListenerState, latest: float, lateness: float, dedup_window: float) -> None:
+    # What nothing can read any more goes soon after the oldest entry leaves its window
+    # (a state is written after every batch that touches it: its size is encoding time
+    # and changelog bytes); long lists are swept every 64 / 256 plays.
     journal = state.journal
-    if journal and journal[0][0] < latest - lateness and len(journal) > 32:
+    if journal and journal[0][0] < latest - lateness:
         state.journal = [e for e in journal if e[0] >= latest - lateness]
     recent = state.recent
-    if recent and recent[0] < latest - 30 * DAY - lateness and len(recent) % 64 == 0:
+    if recent and recent[0] < latest - 30 * DAY - lateness and (len(recent) < 64 or len(recent) % 64 == 0):
         del recent[: bisect_right(recent, latest - 30 * DAY - lateness)]
     if len(recent) > MAX_RECENT:
         del recent[: len(recent) - MAX_RECENT]
     seen = state.seen
-    if len(seen) >= 256 and len(seen) % 256 == 0:
-        cut = latest - dedup_window
+    cut = latest - dedup_window
+    if len(seen) < 256:
+        if len(seen) % 16 == 0 and seen and next(iter(seen.values())) < cut:
+            state.seen = {k: v for k, v in seen.items() if v >= cut}
+    elif len(seen) % 256 == 0:
         stale = [k for k, v in seen.items() if v < cut]
         for k in stale:
             del seen[k]
