@@ -144,7 +144,7 @@ class LabelState:
             "v": 2,
             "fs": FEATURE_SET,
             "user_id": self.user_id,
-            "pending": {k: [list(p) for p in v] for k, v in self.pending.items()},
+            "pending": self.pending,  # (ts, event_id, values) tuples: JSON arrays as they are
             "latest": self.latest,
         }
 

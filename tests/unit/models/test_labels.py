@@ -162,8 +162,8 @@ def test_pending_features_of_the_feature_set_are_stored_as_values_and_checked() 
     state = LabelState("ana")
     state.pending = {"a": [(1.0, "e1", freeze(x))], "b": [(2.0, "e2", freeze({"f": 1.5}))]}
     doc = state.to_dict()
-    assert doc["pending"]["a"] == [[1.0, "e1", tuple(x.values())]]  # names not repeated per play
-    assert doc["pending"]["b"] == [[2.0, "e2", {"f": 1.5}]]  # any other features as they are
+    assert doc["pending"]["a"] == [(1.0, "e1", tuple(x.values()))]  # names not repeated per play
+    assert doc["pending"]["b"] == [(2.0, "e2", {"f": 1.5})]  # any other features as they are
     assert LabelState.from_dict(json.loads(json.dumps(doc))) == state
     assert thaw(LabelState.from_dict(doc).pending["a"][0][2]) == x
     with pytest.raises(ValueError, match="another feature set"):
