@@ -35,7 +35,7 @@ import hashlib
 import json
 import math
 from array import array
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,7 +48,9 @@ from models.metrics import BinnedAUC
 from models.snapshot import SnapshotError, dump_snapshot, load_snapshot
 from stream_app.recs_store import ModelSnapshot
 
-#: Event ids remembered to drop examples delivered twice (after a worker restart).
+#: Event ids remembered (as 64-bit prefixes: ~70 B each where the id strings in an
+#: ordered dict took ~180 B, 90 MB at this count) to drop examples delivered twice
+#: after a worker restart.
 SEEN_IDS = 500_000
 #: Of those, the most recent carried in a snapshot (8 bytes each), so that a trainer
 #: resumed from it on another worker still drops the copies a crashed worker re-sends.
@@ -139,16 +141,16 @@ class Trainer:
         self.watermark = -math.inf
         self.max_event_time = -math.inf
         self.snapshot_seq = 0
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        #: Id prefixes of the last SEEN_IDS examples taken: a set, and their order.
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
         #: Resume point, carried in snapshots: the `examples` offset to read on from,
-        #: the examples this model's lineage has taken (across workers), and the id
-        #: prefixes of the most recent ones (those restored from a snapshot apart).
+        #: the examples this model's lineage has taken (across workers), and the last
+        #: RESUME_IDS id prefixes of ``_order`` (a resumed trainer remembers them).
         self.next_offset = 0
         self.taken = 0
         #: ``next_offset`` of the last snapshot made.
         self.snapshot_offset = 0
-        self._recent: deque[int] = deque(maxlen=RESUME_IDS)
-        self._restored: set[int] = set()
 
     def take(self, messages: list[ExampleMessage], *, next_offset: int | None = None) -> int:
         """Take a batch of examples; return how many were new (not duplicates).
@@ -156,17 +158,14 @@ class Trainer:
         ``next_offset``: the `examples` offset after the batch's last message.
         """
         fresh: list[Example] = []
-        restored = self._restored
+        seen = self._seen
         for msg in messages:
             ex = msg.example
             prefix = _id_prefix(ex.event_id)
-            if ex.event_id in self._seen or (restored and prefix in restored):
+            if prefix in seen:
                 self.duplicates += 1
                 continue
-            self._seen[ex.event_id] = None
-            if len(self._seen) > SEEN_IDS:
-                self._seen.popitem(last=False)
-            self._recent.append(prefix)
+            self._remember(prefix)
             fresh.append(ex)
             self.watermark = max(self.watermark, msg.watermark)
             self.max_event_time = max(self.max_event_time, ex.resolved_at)
@@ -179,6 +178,12 @@ class Trainer:
             self._score()
             self.learner.flush()
         return len(fresh)
+
+    def _remember(self, prefix: int) -> None:
+        self._seen.add(prefix)
+        self._order.append(prefix)
+        if len(self._order) > SEEN_IDS:
+            self._seen.discard(self._order.popleft())
 
     def _score(self) -> None:
         """Predict the examples about to be learnt, with the model before it learns them."""
@@ -213,7 +218,7 @@ class Trainer:
             self.learner.resume_point = {  # type: ignore[attr-defined]
                 "next_offset": self.next_offset,
                 "taken": self.taken,
-                "recent": array("Q", self._recent).tobytes(),
+                "recent": array("Q", list(self._order)[-RESUME_IDS:]).tobytes(),
             }
             resume_blob = dump_snapshot(self.learner, version=self.snapshot_seq, key=key)
         version = f"v{self.snapshot_seq}-{n}"
@@ -233,8 +238,8 @@ class Trainer:
             self.snapshot_offset = self.next_offset
             recent = array("Q")
             recent.frombytes(point["recent"])
-            self._recent.extend(recent)
-            self._restored = set(recent)
+            for prefix in recent:
+                self._remember(prefix)
 
 
 def snapshot_message(snapshot: ModelSnapshot) -> bytes:
