@@ -19,8 +19,8 @@ def test_a_copy_inside_the_window_is_dropped_one_outside_is_taken(monkeypatch: p
     monkeypatch.setattr(trainer_module, "SEEN_IDS", 100)
     trainer = Trainer(horizon_s=86_400.0)
     assert trainer.take([message(i) for i in range(150)]) == 150
-    # The window holds e50..e149: copies of e40..e49 count again, of e50..e59 not.
-    assert trainer.take([message(i) for i in range(40, 60)]) == 10
+    # The window holds e50..e149: copies of e50..e59 are dropped, of e40..e49 taken again.
+    assert trainer.take([message(i) for i in [*range(50, 60), *range(40, 50)]]) == 10
     assert trainer.duplicates == 10
     assert trainer.taken == 160
 
