@@ -127,6 +127,12 @@ def run(
     )
     growth = [(b / a - 1.0) if a else None for a, b in zip(first["rss"], last["rss"], strict=False)]
     max_growth = max((g for g in growth if g is not None), default=None)
+    # RSS per listener held: growth that listeners arriving do not explain.
+    n0, n1 = max(first["listeners"], 1), max(last["listeners"], 1)
+    per_listener_growth = [
+        (b / n1) / (a / n0) - 1.0 if a else None for a, b in zip(first["rss"], last["rss"], strict=False)
+    ]
+    max_per_listener_growth = max((g for g in per_listener_growth if g is not None), default=None)
     # The model snapshot (the trainer's whole learner: a horizon of waiting examples)
     # and the worker/metrics keys are one of each, whatever the listener count.
     used = last["redis_used"] - redis_empty - shared
@@ -148,6 +154,10 @@ def run(
             passed=bound is not None and per_listener <= bound, higher_is_better=False),
         Row(key="dlq", figure="messages in plays-dlq (none injected)", value=float(dlq), unit="",
             target="0", passed=dlq == 0, higher_is_better=False),
+        Row(key="rss_per_listener_growth",
+            figure="worker RSS per listener held, growth after the first minute (max of workers)",
+            value=None if max_per_listener_growth is None else max_per_listener_growth * 100, unit="%",
+            higher_is_better=False),
         Row(key="listener_growth", figure="listeners held, growth after the first minute (RSS follows it)",
             value=None if listener_growth is None else listener_growth * 100, unit="%"),
         Row(key="trainer_behind", figure="largest trainer backlog after the first minute",
@@ -169,7 +179,7 @@ def run(
         rows=rows,
         figures={"sent": sent, "drain_s": drain_s,
                  "worker_cpu_ms_per_play_after_first_minute": worker_cpu_ms_per_play,
-                 "rss_growth_by_worker": growth,
+                 "rss_growth_by_worker": growth, "rss_per_listener_growth_by_worker": per_listener_growth,
                  "redis_empty_bytes": redis_empty, "redis_shared_key_bytes": shared,
                  "per_listener_key_bytes_sampled_max": bound,
                  "samples": samples},
