@@ -32,7 +32,7 @@ from stream_app.app import (
 from stream_app.decode import play_or_reason
 from stream_app.recs_store import ModelMetrics, ModelSnapshot
 from stream_app.trainer import ExampleMessage, Trainer, encode_examples, snapshot_message
-from stream_app.training import TRAINER_SEAT, TrainingLoop, trainer_group
+from stream_app.trainer_loop import TRAINER_SEAT, TrainingLoop, trainer_group
 
 log = logging.getLogger("encore.stream")
 
@@ -187,7 +187,7 @@ async def hand_over_trainer(_app: Any, revoked: Any, **_: Any) -> None:
 
 @app.on_partitions_assigned.connect
 async def take_over_trainer(_app: Any, assigned: Any, **_: Any) -> None:
-    """Train only while holding the seat (:mod:`stream_app.training`); on taking it,
+    """Train only while holding the seat (:mod:`stream_app.trainer_loop`); on taking it,
     continue the latest resume snapshot (a crashed trainer's examples after it are read
     again; their duplicates go by the event ids the snapshot carries)."""
     global _training

@@ -9,7 +9,7 @@ start several and they share the partitions of `plays` (one consumer group).
   each counted play with the latest model, send resolved examples to `examples`,
   queue the touched listeners for scoring.
 - the trainer (on the one worker that owns `plays` partition 0, reading `examples`
-  with its own consumer, :mod:`stream_app.training`): learns each example when its
+  with its own consumer, :mod:`stream_app.trainer_loop`): learns each example when its
   horizon closes, publishes signed snapshots.
 - timers: score due listeners into Redis, pick up newer model snapshots.
 """

@@ -275,7 +275,8 @@ def drop_trainer() -> None:
 
 
 def current_trainer() -> Trainer | None:
-    """The trainer, on the worker that has one (it holds the trainer's seat, :mod:`stream_app.training`)."""
+    """The trainer, on the worker that has one (the trainer's seat,
+    :mod:`stream_app.trainer_loop`)."""
     return _trainer
 
 

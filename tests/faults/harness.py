@@ -42,7 +42,7 @@ from models.processor import PlayProcessor
 from stream_app.fleet import Fleet, RunNamespace, totals, wait_for_workers
 from stream_app.listening import decode_state
 from stream_app.recs_store import RecsWriter
-from stream_app.training import trainer_group
+from stream_app.trainer_loop import trainer_group
 
 #: The bundled real dataset (sorted by time; user, item, seconds since start).
 LASTFM = REPO_ROOT.parent / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"
@@ -304,7 +304,7 @@ def partitions_of(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
 def group_offsets(run: Run, topic: str) -> tuple[int, int] | None:
     """(messages of ``topic`` the run's consumer group has committed, messages in it),
     summed over partitions; None while Kafka cannot say. `examples` is read by the
-    trainer's own group (:func:`stream_app.training.trainer_group`)."""
+    trainer's own group (:func:`stream_app.trainer_loop.trainer_group`)."""
     group = trainer_group(run.app_id) if topic == run.settings.examples_topic else run.app_id
     try:
         consumer = _consumer(run.settings, group)

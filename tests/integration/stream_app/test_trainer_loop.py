@@ -14,7 +14,7 @@ from cluster.topics import ensure_topics
 from models.features import FEATURE_NAMES
 from models.labels import Example
 from stream_app.trainer import ExampleMessage, Trainer, encode_examples
-from stream_app.training import TrainingLoop, trainer_group
+from stream_app.trainer_loop import TrainingLoop, trainer_group
 
 pytestmark = pytest.mark.integration
 
