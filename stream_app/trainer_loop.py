@@ -39,8 +39,9 @@ TRAINER_SEAT = 0
 #: `examples` messages per batch (200 examples each): a batch holds the event loop
 #: about 0.1 s, so the worker's plays and scoring keep their turns.
 MESSAGES_PER_BATCH = 25
-#: Seconds between commits of the trainer group's offset.
+#: Seconds between commits of the trainer group's offset, and the longest one may take.
 COMMIT_EVERY_S = 1.0
+COMMIT_TIMEOUT_S = 5.0
 
 
 def trainer_group(app_id: str) -> str:
@@ -143,8 +144,10 @@ class TrainingLoop:
         if offset <= self._committed or (not force and now - self._last_commit < COMMIT_EVERY_S):
             return
         try:
-            await self._consumer.commit({self._tp: offset})
-        except KafkaError as exc:  # the broker away: the next commit carries it
-            log.warning("trainer offset %d not committed yet: %s", offset, exc)
+            # Bounded: a hand-over (stop) runs inside a rebalance, which must not wait
+            # out a broker that is away.
+            await asyncio.wait_for(self._consumer.commit({self._tp: offset}), COMMIT_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:  # the broker away: the next commit carries it
+            log.warning("trainer offset %d not committed yet: %r", offset, exc)
             return
         self._committed, self._last_commit = offset, now
