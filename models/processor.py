@@ -43,7 +43,8 @@ class Processed:
     """What one play produced.
 
     ``features`` is set for a counted play (``kind == "play"``); ``late`` says it
-    arrived behind the watermark and so will not be labelled; ``examples`` are the
+    arrived behind the watermark, or more than the allowed lateness behind its
+    listener's latest play, and so will not be labelled; ``examples`` are the
     examples (of this or earlier plays) whose labels resolved now.
     """
 
@@ -91,10 +92,16 @@ class PlayProcessor:
             return Processed("short", None, False, self.labeller.advance_to_event(play.ts))
         ts = play.ts
         late = ts < self.labeller.watermark
-        if late:
+        # Older than the listener's own latest play by more than the lateness: its
+        # features are approximate (step), so it is never an example, even where the
+        # watermark (a stream's slowest partition) is further behind. A file's
+        # watermark is always past it, so this changes nothing offline.
+        beyond = ts < state.latest - self.settings.allowed_lateness_s
+        if late or beyond:
             self.counts["late"] += 1
-        examples = self.labeller.observe_at(play.user_id, play.track_id, play.event_id, ts, result.features)
-        return Processed("play", result.features, late, examples)
+        features = None if beyond else result.features
+        examples = self.labeller.observe_at(play.user_id, play.track_id, play.event_id, ts, features)
+        return Processed("play", result.features, late or beyond, examples)
 
     def finish(self, watermark: float | None = None) -> list[Example]:
         """End of input: move the watermark to ``watermark`` (default: the latest event

@@ -172,31 +172,56 @@ def _after_take(trainer: Trainer, fresh: int) -> None:
     ws.state.publish_stats()
 
 
-@app.on_partitions_revoked.connect
-async def hand_over_trainer(_app: Any, revoked: Any, **_: Any) -> None:
-    """Before the trainer's seat goes (perhaps to another worker), stop reading and
-    publish what the trainer has taken: whoever trains next continues exactly there."""
+async def _stop_training(*, hand_over: bool) -> None:
+    """Stop the trainer's loop, if one runs; with ``hand_over`` publish what it has
+    taken since its last resume snapshot, for whoever trains next."""
     global _training
-    if _training is None or not _holds_seat(revoked):
+    if _training is None:
         return
     loop, _training = _training, None
     await loop.stop()
-    if loop.trainer.next_offset > loop.trainer.snapshot_offset:
+    if hand_over and loop.trainer.next_offset > loop.trainer.snapshot_offset:
         await _publish(loop.trainer, resume=True)
+
+
+@app.on_partitions_revoked.connect
+async def hand_over_trainer(_app: Any, revoked: Any, **_: Any) -> None:
+    """Before the trainer's seat goes (perhaps to another worker), stop reading and
+    publish what the trainer has taken: whoever trains next continues exactly there.
+    (A revoked set can miss the seat after an assignment changed under a rebalance:
+    the assignment handler then stops a loop whose seat is gone.)"""
+    if _holds_seat(revoked):
+        await _stop_training(hand_over=True)
+
+
+@app.on_before_shutdown.connect
+async def hand_over_trainer_at_shutdown(_app: Any, **_: Any) -> None:
+    """A worker stopping cleanly gets no revocation: hand over here, while it is still
+    in the group (nobody else has the seat yet)."""
+    await _stop_training(hand_over=True)
 
 
 @app.on_partitions_assigned.connect
 async def take_over_trainer(_app: Any, assigned: Any, **_: Any) -> None:
     """Train only while holding the seat (:mod:`stream_app.trainer_loop`); on taking it,
     continue the latest resume snapshot (a crashed trainer's examples after it are read
-    again; their duplicates go by the event ids the snapshot carries)."""
+    again; their duplicates go by the event ids the snapshot carries). One loop at most,
+    whatever order the group's callbacks come in."""
     global _training
     if not _holds_seat(assigned):
+        if _training is not None:
+            # The seat went without a revocation naming it: someone else may train
+            # already, so no hand-over snapshot (it could replace a newer one).
+            log.warning("the trainer's seat went without a revocation: its loop stops")
+            await _stop_training(hand_over=False)
         if ws.current_trainer() is not None:
             log.warning("the trainer moved to another worker")
         ws.drop_trainer()
         ws.state.stats["trains"] = 0
         return
+    ws.state.stats["trains"] = 1
+    if _training is not None:
+        return  # still held: the loop goes on where it is
     _training = TrainingLoop(
         ws.trainer(),
         bootstrap_servers=cluster.bootstrap_servers,
@@ -208,7 +233,6 @@ async def take_over_trainer(_app: Any, assigned: Any, **_: Any) -> None:
         publish=_publish,
     )
     await _training.start()
-    ws.state.stats["trains"] = 1
 
 
 @app.timer(interval=5.0)

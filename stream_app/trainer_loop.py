@@ -16,13 +16,15 @@ and the trainer hands over a resume snapshot) before anyone else is given it.
 Where it reads from: the trainer's resume point (the `examples` offset after the last
 example its snapshot holds); without one, the offset the trainer group
 (:func:`trainer_group`) committed; without that, the beginning. The group's offset
-also tells tests and benchmarks how far the trainer has read (its lag).
+tells tests and benchmarks how far the trainer has read (its lag). It runs ahead of
+the resume point: a trainer that starts from it (no resume snapshot readable: Redis
+away at take-over, a refused snapshot, a crash before the first one) starts a fresh
+model there, without the examples before it, as the Faust consumer's commits did.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -102,11 +104,12 @@ class TrainingLoop:
     async def stop(self) -> None:
         """Finish the batch in hand, commit, disconnect."""
         self._stopping.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._commit(force=True)
-        await self._consumer.stop()
+        try:
+            if self._task is not None and not self._task.done():
+                await asyncio.wait([self._task])  # the loop's own end; a cancelled caller still raises
+            await self._commit(force=True)
+        finally:
+            await self._consumer.stop()
 
     @property
     def failed(self) -> BaseException | None:
@@ -149,5 +152,6 @@ class TrainingLoop:
             await asyncio.wait_for(self._consumer.commit({self._tp: offset}), COMMIT_TIMEOUT_S)
         except (KafkaError, TimeoutError) as exc:  # the broker away: the next commit carries it
             log.warning("trainer offset %d not committed yet: %r", offset, exc)
+            self._last_commit = now  # tried: not again before COMMIT_EVERY_S
             return
         self._committed, self._last_commit = offset, now
