@@ -654,16 +654,16 @@ def step(
 
 
 def _prune(state: ListenerState, latest: float, lateness: float, dedup_window: float) -> None:
-    # Dedup ids and 30-day times go soon after the oldest leaves its window (a state is
-    # written after every batch that touches it: its size is encoding time and
-    # changelog bytes); long lists are swept every 64 / 256 plays. The journal keeps 32
-    # entries: the features of a play older than the lateness are approximate, and the
-    # fewer events they miss the better.
+    # Dedup ids go soon after the oldest leaves its window (a state is written after
+    # every batch that touches it: its size is encoding time and changelog bytes); a
+    # long set is swept every 256 plays, the 30-day times every 64. The journal keeps
+    # 32 entries: the features of a play older than the lateness are approximate, and
+    # the fewer events they miss the better.
     journal = state.journal
     if journal and journal[0][0] < latest - lateness and len(journal) > 32:
         state.journal = [e for e in journal if e[0] >= latest - lateness]
     recent = state.recent
-    if recent and recent[0] < latest - 30 * DAY - lateness and (len(recent) < 64 or len(recent) % 64 == 0):
+    if recent and recent[0] < latest - 30 * DAY - lateness and len(recent) % 64 == 0:
         del recent[: bisect_right(recent, latest - 30 * DAY - lateness)]
     if len(recent) > MAX_RECENT:
         del recent[: len(recent) - MAX_RECENT]
