@@ -36,7 +36,7 @@ from __future__ import annotations
 import heapq
 import math
 import zlib
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +61,10 @@ def freeze(features: Features) -> Frozen:
     return tuple(features.values()) if tuple(features) == FEATURE_NAMES else features
 
 
-def thaw(frozen: Frozen) -> Features:
-    """The features dict of :func:`freeze`'s result."""
-    return dict(zip(FEATURE_NAMES, frozen, strict=True)) if isinstance(frozen, tuple) else frozen
+def thaw(frozen: Frozen | Sequence[float]) -> Features:
+    """The features dict of :func:`freeze`'s result (or of the same values in any
+    sequence, such as the learner's float arrays)."""
+    return frozen if isinstance(frozen, dict) else dict(zip(FEATURE_NAMES, frozen, strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,7 @@ import pandas as pd
 from river import compose, linear_model, optim, preprocessing
 
 from models.features import FEATURE_NAMES, Features
-from models.labels import Example, freeze
+from models.labels import Example, freeze, thaw
 from models.prepare import Prepare, features_frame
 
 #: Closed examples learnt per ``learn_many`` step by :func:`make_learner` (the
@@ -307,7 +307,7 @@ class DelayedLearner:
         if self.batch_size <= 1:
             learn = self.model.learn_one
             for values, label in self._closed:
-                learn(_features(values), label)
+                learn(thaw(values), label)
         else:
             frame, labels = self.closed_batch()
             self.model.learn_many(frame, pd.Series(labels, index=frame.index))
@@ -342,10 +342,6 @@ def _values(features: Features) -> Values:
     return array("d", frozen) if isinstance(frozen, tuple) else frozen
 
 
-def _features(values: Values) -> Features:
-    return dict(zip(FEATURE_NAMES, values, strict=True)) if isinstance(values, array) else values
-
-
 def _waiting_values(closed: Any) -> tuple[Values, bool]:
     """A closed example of this version, or an Example of an older snapshot."""
     if isinstance(closed, Example):
@@ -355,28 +351,33 @@ def _waiting_values(closed: Any) -> tuple[Values, bool]:
 
 def _frame(rows: list[Values]) -> pd.DataFrame:
     """Feature rows as a DataFrame (columns FEATURE_NAMES when every row is an array)."""
-    if rows and all(isinstance(r, array) for r in rows):
-        flat = array("d")
-        for r in rows:
-            flat.extend(r)  # type: ignore[arg-type]
+    flat = _flat(rows) if rows else None
+    if flat is not None:
         values = np.frombuffer(flat, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
         return pd.DataFrame(values, columns=list(FEATURE_NAMES))
-    return features_frame([_features(r) for r in rows])
+    return features_frame([thaw(r) for r in rows])
+
+
+def _flat(rows: Iterable[Values]) -> array[float] | None:
+    """The rows one after the other as one float array; ``None`` if any is a dict."""
+    flat: array[float] = array("d")
+    for r in rows:
+        if not isinstance(r, array):
+            return None
+        flat.extend(r)
+    return flat
 
 
 def _pack(buffer: list[Waiting]) -> dict[str, Any]:
     """The heap of waiting examples as columns (heap order kept)."""
-    same = all(isinstance(v, array) for _, _, v, _ in buffer)
-    flat = array("d")
-    if same:
-        for _, _, v, _ in buffer:
-            flat.extend(v)  # type: ignore[arg-type]
+    flat = _flat(v for _, _, v, _ in buffer)
+    same = flat is not None
     return {
         "deadline": array("d", [d for d, _, _, _ in buffer]),
         "seq": array("q", [s for _, s, _, _ in buffer]),
         "label": bytes(y for _, _, _, y in buffer),
         "names": FEATURE_NAMES if same else None,
-        "features": flat if same else [_features(v) for _, _, v, _ in buffer],
+        "features": flat if same else [thaw(v) for _, _, v, _ in buffer],
     }
 
 
