@@ -158,7 +158,7 @@ def _holds_seat(tps: Any) -> bool:
 _training: TrainingLoop | None = None
 
 
-def _after_take(trainer: Trainer, fresh: int) -> None:
+def _after_take(trainer: Trainer) -> None:
     stats = ws.state.stats
     ws.state.metrics.examples_learned.set(trainer.learner.n_learnt)
     stats["trainer_examples"] = trainer.examples_seen

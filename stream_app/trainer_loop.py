@@ -70,7 +70,7 @@ class TrainingLoop:
         topic: str,
         group_id: str,
         max_message_bytes: int,
-        after_take: Callable[[Trainer, int], None],
+        after_take: Callable[[Trainer], None],
         snapshot_due: Callable[[Trainer], bool],
         publish: Callable[[Trainer], Awaitable[None]],
     ) -> None:
@@ -135,8 +135,8 @@ class TrainingLoop:
                         messages.extend(decode_examples(record.value or b""))
                     except ValueError as exc:
                         log.error("undecodable examples at offset %d: %s", record.offset, exc)
-                fresh = self.trainer.take(messages, next_offset=records[-1].offset + 1)
-                self._after_take(self.trainer, fresh)
+                self.trainer.take(messages, next_offset=records[-1].offset + 1)
+                self._after_take(self.trainer)
             await self._commit()  # also after a quiet poll: the last batch's offset too
             if self._snapshot_due(self.trainer):
                 await self._publish(self.trainer)

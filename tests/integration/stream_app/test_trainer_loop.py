@@ -64,7 +64,7 @@ async def read_until(settings: ClusterSettings, trainer: Trainer, group: str, ta
 
     loop = TrainingLoop(
         trainer, bootstrap_servers=settings.bootstrap_servers, topic=settings.examples_topic,
-        group_id=group, max_message_bytes=16 * 2**20, after_take=lambda t, n: None,
+        group_id=group, max_message_bytes=16 * 2**20, after_take=lambda t: None,
         snapshot_due=lambda t: t.taken > (published[-1] if published else 0), publish=publish,
     )  # fmt: skip
     await loop.start()
