@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cluster.settings import ClusterSettings
+from producers.kafka_io import DeliveryError
 from producers.publish import publish
 
 __all__ = ["publish", "register"]
@@ -35,10 +36,14 @@ def register(app: typer.Typer) -> None:
         if speed is not None and max_speed:
             raise typer.BadParameter("--speed and --max exclude each other")
         settings = ClusterSettings()
-        stats, dead = publish(
-            paths, settings=settings, speed=None if max_speed else speed, limit=limit,
-            fmt=fmt, user=user, topic=topic, quiet=as_json,
-        )
+        try:
+            stats, dead = publish(
+                paths, settings=settings, speed=None if max_speed else speed, limit=limit,
+                fmt=fmt, user=user, topic=topic, quiet=as_json,
+            )  # fmt: skip
+        except DeliveryError as exc:
+            Console(stderr=True).print(f"[red]replay incomplete:[/] {exc}")
+            raise typer.Exit(1) from exc
         summary = {
             "sent": stats.sent,
             "dead_letters": dead,

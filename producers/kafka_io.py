@@ -2,6 +2,11 @@
 
 Key = listener id, so every play of one listener lands on one partition and the
 stream app keeps that listener's state in one place.
+
+A send is asynchronous: ``sent`` counts the messages handed to the producer, and a
+delivery Kafka refuses for good (retries spent, message too large) is counted as it
+fails. ``flush`` and ``close`` raise :class:`DeliveryError` when any was lost, so a
+replay that lost plays never reports them as sent.
 """
 
 from __future__ import annotations
@@ -13,6 +18,15 @@ from kafka import KafkaProducer
 from cluster.settings import ClusterSettings
 from models.dead_letter import DeadLetter
 from models.events import PlayEvent
+
+
+class DeliveryError(RuntimeError):
+    """Kafka did not take some messages; ``failed`` of them, ``first`` the first reason."""
+
+    def __init__(self, failed: int, sent: int, first: BaseException) -> None:
+        super().__init__(f"{failed} of {sent} messages were not delivered to Kafka; first error: {first!r}")
+        self.failed = failed
+        self.first = first
 
 
 class PlayProducer:
@@ -33,26 +47,41 @@ class PlayProducer:
         )
         self.sent = 0
         self.dead = 0
+        self.failed = 0
+        self._first_error: BaseException | None = None
+
+    def _lost(self, exc: BaseException) -> None:
+        self.failed += 1
+        if self._first_error is None:
+            self._first_error = exc
+
+    def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self._producer.send(topic, key=key, value=value).add_errback(self._lost)
 
     def send(self, play: PlayEvent) -> None:
-        self._producer.send(self.topic, key=play.user_id.encode("utf-8"), value=play.to_json())
+        self._send(self.topic, play.user_id.encode("utf-8"), play.to_json())
         self.sent += 1
 
     def send_raw(self, key: bytes | None, value: bytes) -> None:
         """Send bytes as they are (benchmarks, hostile-input tests)."""
-        self._producer.send(self.topic, key=key, value=value)
+        self._send(self.topic, key, value)
         self.sent += 1
 
     def dead_letter(self, letter: DeadLetter) -> None:
-        self._producer.send(self.dlq_topic, value=letter.to_json())
+        self._send(self.dlq_topic, None, letter.to_json())
         self.dead += 1
 
     def flush(self, timeout: float | None = None) -> None:
+        """Wait for every send; raise :class:`DeliveryError` if any was lost."""
         self._producer.flush(timeout=timeout)
+        if self._first_error is not None:
+            raise DeliveryError(self.failed, self.sent + self.dead, self._first_error)
 
     def close(self) -> None:
-        self._producer.flush()
-        self._producer.close()
+        try:
+            self.flush()
+        finally:
+            self._producer.close()
 
     def __enter__(self) -> PlayProducer:
         return self

@@ -55,3 +55,30 @@ def test_rejected_rows_go_to_the_dead_letter_topic(fresh_topic: ClusterSettings,
     assert (stats.sent, dead) == (2, 2)
     after = end_offsets(fresh_topic, fresh_topic.dlq_topic)
     assert sum(after.values()) - sum(before.values()) == 2
+
+
+def test_a_delivery_kafka_refuses_fails_the_producer_naming_the_count(fresh_topic: ClusterSettings) -> None:
+    """The broker refuses a message over the topic's size limit: the producer must say so
+    when flushed, not report it among the sent."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    from producers.kafka_io import DeliveryError, PlayProducer
+
+    admin = KafkaAdminClient(bootstrap_servers=fresh_topic.bootstrap_servers)
+    try:
+        limit = ConfigResource(
+            ConfigResourceType.TOPIC, fresh_topic.plays_topic, configs={"max.message.bytes": "10000"}
+        )
+        admin.alter_configs([limit])
+    finally:
+        admin.close()
+    before = end_offsets(fresh_topic, fresh_topic.plays_topic)
+    producer = PlayProducer(fresh_topic, topic=fresh_topic.plays_topic)
+    producer.send_raw(b"ana", b'{"fits": true}')
+    producer.flush()  # one batch each (kafka-python splits a refused batch of two, racing its own flush)
+    producer.send_raw(b"ana", b"x" * 50_000)
+    with pytest.raises(DeliveryError, match="1 of 2 messages were not delivered") as refused:
+        producer.close()
+    assert refused.value.failed == 1
+    after = end_offsets(fresh_topic, fresh_topic.plays_topic)
+    assert sum(after.values()) - sum(before.values()) == 1
