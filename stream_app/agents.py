@@ -7,6 +7,7 @@ batch at a time.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -30,6 +31,7 @@ from stream_app.app import (
     stream,
 )
 from stream_app.decode import play_or_reason
+from stream_app.offsets import FOLDED, Delivered, GapReader, in_offset_order
 from stream_app.recs_store import ModelMetrics, ModelSnapshot
 from stream_app.trainer import ExampleMessage, Trainer, encode_examples, snapshot_message
 from stream_app.trainer_loop import TRAINER_SEAT, TrainingLoop, trainer_group
@@ -70,38 +72,53 @@ def _freeze_survivors() -> None:
     gc.freeze()
 
 
+#: Reads `plays` offsets the stream skipped straight from Kafka (stream_app/offsets.py).
+_gaps = GapReader(
+    bootstrap_servers=cluster.bootstrap_servers, group_id=stream.app_id, max_message_bytes=MAX_MESSAGE_BYTES
+)
+#: Held while a batch is folded in: the agent and the tail check never fold at once.
+_folding = asyncio.Lock()
+#: After this many seconds without a batch, the tail check looks for skipped offsets.
+TAIL_IDLE_S = 5.0
+
+
 @app.agent(plays_topic)
 async def on_plays(stream_: Any) -> None:
     """Fold batches of plays into the listener table; send examples and dead letters."""
-    state = ws.state
     async for events in stream_.take_events(stream.batch_size, within=stream.batch_within_s):
-        _sync_assignment()
-        plays: list[PlayEvent] = []
-        partitions: list[int] = []
-        for event in events:
-            decoded = play_or_reason(event.value)
-            if not isinstance(decoded, str) and _partition_of(decoded.user_id) != event.message.partition:
-                # Keyed unlike its listener (or not keyed): another worker owns this
-                # listener's state, and writing it from here would clobber it.
-                decoded = (
-                    f"listener {decoded.user_id[:64]!r} belongs to partition "
-                    f"{_partition_of(decoded.user_id)}, not {event.message.partition}: "
-                    "the message key must be the user_id"
-                )
-            if isinstance(decoded, str):
-                msg = event.message
-                letter = DeadLetter.for_raw(
-                    event.value, reason=decoded, origin="worker",
-                    location=f"{msg.topic}[{msg.partition}]@{msg.offset}",
-                )  # fmt: skip
-                await dlq_topic.send(value=letter.to_json())
-                state.dead_letter()
-                continue
-            plays.append(decoded)
-            partitions.append(event.message.partition)
-        if not plays:
-            state.publish_stats()
+        batch = [Delivered(e.message.tp, e.message.offset, e.value) for e in events]
+        async with _folding:
+            await _fold(batch)
+
+
+async def _fold(batch: list[Delivered]) -> None:
+    """One batch: in offset order, decoded, folded into the listeners, examples sent,
+    states written back; then the agent's record of its progress moves."""
+    state = ws.state
+    _sync_assignment()
+    ordered = await in_offset_order(batch, FOLDED, _gaps.read)
+    state.stats["offsets_filled"] += ordered.filled
+    state.stats["offsets_repeated"] += ordered.repeated
+    plays: list[PlayEvent] = []
+    partitions: list[int] = []
+    for m in ordered.messages:
+        decoded = play_or_reason(m.value)
+        if not isinstance(decoded, str) and _partition_of(decoded.user_id) != m.tp.partition:
+            # Keyed unlike its listener (or not keyed): another worker owns this
+            # listener's state, and writing it from here would clobber it.
+            decoded = (
+                f"listener {decoded.user_id[:64]!r} belongs to partition "
+                f"{_partition_of(decoded.user_id)}, not {m.tp.partition}: "
+                "the message key must be the user_id"
+            )
+        if isinstance(decoded, str):
+            letter = DeadLetter.for_raw(m.value, reason=decoded, origin="worker", location=m.location)
+            await dlq_topic.send(value=letter.to_json())
+            state.dead_letter()
             continue
+        plays.append(decoded)
+        partitions.append(m.tp.partition)
+    if plays:
         with state.timed("batch"):
             out = state.listening.process(plays, partitions, write=False)
             state.after_batch(plays, out)
@@ -118,7 +135,58 @@ async def on_plays(stream_: Any) -> None:
             await delivery
         with state.timed("write_back"):
             state.listening.write_back(out.touched)
-        state.publish_stats()
+    FOLDED.folded(ordered.messages)
+    state.last_fold = time.monotonic()
+    state.publish_stats()
+
+
+@app.timer(interval=TAIL_IDLE_S)
+async def fold_skipped_tail() -> None:
+    """A message the stream skipped shows as a gap only when a later one of its
+    partition arrives. When the agent has been idle a while, offsets between what it
+    folded and a partition's end are read from Kafka and folded (Faust's own copies,
+    should they come after all, are then repeats)."""
+    if app.rebalancing or app.in_recovery or _folding.locked():
+        return
+    if time.monotonic() - ws.state.last_fold < TAIL_IDLE_S:
+        return
+    if not ws.state.owned or _owned_partitions() != ws.state.owned:
+        # The agent has not folded a batch of this assignment yet: its partitions'
+        # state may still be recovering. A gap there shows in the first batch.
+        return
+    owned = [tp for tp in app.consumer.assignment() if tp.topic == cluster.plays_topic]
+    try:
+        ends = await app.consumer.highwaters(*owned)
+    except Exception:  # the broker away, or a rebalance under way: next time
+        return
+    behind = []
+    for tp in owned:
+        start, end = FOLDED.next_offset(tp), ends.get(tp)
+        if start is not None and end is not None and end > start:
+            behind.append((tp, start, end))
+    if not behind:
+        return
+    async with _folding:
+        batch: list[Delivered] = []
+        for tp, start, end in behind:
+            batch.extend(await _gaps.read(tp, start, end))
+        if batch:
+            ranges = ", ".join(f"{tp.partition}@{start}..{end - 1}" for tp, start, end in behind)
+            log.warning("%d plays after the last folded offsets read from Kafka: %s", len(batch), ranges)
+            await _fold(batch)
+
+
+@app.on_partitions_assigned.connect
+async def seed_folded_offsets(_app: Any, assigned: Any, **_: Any) -> None:
+    """Everything before a newly assigned partition's committed offset counts as folded
+    in; the agent expects the committed offset next (the stream starts there)."""
+    plays = [tp for tp in assigned if tp.topic == cluster.plays_topic]
+    if not plays:
+        return
+    try:
+        FOLDED.seed(await _gaps.committed(plays))
+    except Exception as exc:  # unseeded, a partition's first offset is trusted
+        log.error("could not read the committed offsets of %s: %r", sorted(tp.partition for tp in plays), exc)
 
 
 async def _publish(trainer: Any, *, resume: bool = False) -> None:
@@ -190,6 +258,9 @@ async def hand_over_trainer(_app: Any, revoked: Any, **_: Any) -> None:
     publish what the trainer has taken: whoever trains next continues exactly there.
     (A revoked set can miss the seat after an assignment changed under a rebalance:
     the assignment handler then stops a loop whose seat is gone.)"""
+    # Faust's last commit of these partitions ran before this signal: from here on,
+    # only their next owner's progress moves their offsets.
+    FOLDED.forget(revoked)
     if _holds_seat(revoked):
         await _stop_training(hand_over=True)
 
@@ -199,6 +270,7 @@ async def hand_over_trainer_at_shutdown(_app: Any, **_: Any) -> None:
     """A worker stopping cleanly gets no revocation: hand over here, while it is still
     in the group (nobody else has the seat yet)."""
     await _stop_training(hand_over=True)
+    await _gaps.stop()
 
 
 @app.on_partitions_assigned.connect

@@ -23,6 +23,7 @@ import faust
 from cluster.settings import ClusterSettings
 from cluster.topics import SNAPSHOT_MAX_BYTES
 from models.settings import ModelSettings
+from stream_app.offsets import PlaysConsumer
 from stream_app.settings import StreamSettings
 
 log = logging.getLogger("encore.stream")
@@ -55,6 +56,11 @@ app = faust.App(
     # leave it alive and idle.
     agent_supervisor="mode.OneForAllSupervisor",
 )
+
+# `plays` offsets are committed as far as the plays agent folded plays in, not as far
+# as Faust's acknowledgements go (stream_app/offsets.py says why).
+PlaysConsumer.folded_topics = frozenset({cluster.plays_topic})
+app.transport.Consumer = PlaysConsumer  # type: ignore[misc]
 
 RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import os
 import re
 import signal
@@ -409,6 +410,8 @@ class OfflineEnd:
     labels: dict[str, bool]
     #: listener -> event ids of its counted, on-time plays (those that get a label).
     counted: dict[str, set[str]]
+    #: event id -> play time, of every counted play.
+    ts: dict[str, float]
     kinds: Counter[str]
 
 
@@ -419,11 +422,13 @@ def offline_end_state(plays: Sequence[PlayEvent], *, arrival_order: bool = False
     proc = PlayProcessor()
     labels: dict[str, bool] = {}
     counted: dict[str, set[str]] = defaultdict(set)
+    ts: dict[str, float] = {}
     ordered = list(plays) if arrival_order else sorted(plays, key=lambda p: p.played_at)
     for play in ordered:
         out = proc.process(play)
         if out.features is not None and not out.late:
             counted[play.user_id].add(play.event_id)
+            ts[play.event_id] = play.ts
         for ex in out.examples:
             assert ex.event_id not in labels
             labels[ex.event_id] = ex.label
@@ -431,6 +436,7 @@ def offline_end_state(plays: Sequence[PlayEvent], *, arrival_order: bool = False
         features={u: s.to_dict() for u, s in proc.features.items()},
         labels=labels,
         counted=dict(counted),
+        ts=ts,
         kinds=Counter(proc.counts),
     )
 
@@ -527,6 +533,65 @@ def examples_on_topic(run: Run, offline: OfflineEnd) -> tuple[dict[str, bool], E
     return labels, seen
 
 
+def missing_plays(
+    run: Run, plays: Sequence[PlayEvent], stream: dict[str, ListenerEnd], offline: OfflineEnd
+) -> list[str]:
+    """Where the plays a listener's stream state lacks are in Kafka (partition, offset,
+    and the group's committed offset there), for the message of a failed comparison.
+
+    A state keeps the last play times of each of its tracks, so a missing play is
+    found among the offline plays of a track whose count differs, at a time the
+    stream's tally of that track lacks.
+    """
+    short = {
+        u for u, end in stream.items()
+        if u in offline.features and end.features["n_plays"] < offline.features[u]["n_plays"]
+    }  # fmt: skip
+    by_pair: dict[tuple[str, str], list[PlayEvent]] = defaultdict(list)
+    for play in plays:
+        if play.user_id in short:
+            by_pair[play.user_id, play.track_id].append(play)
+    wanted: dict[str, PlayEvent] = {}
+    for (user, track), pair_plays in by_pair.items():
+        tally = stream[user].features["pairs"].get(track)
+        n, times = (tally[0], tally[2]) if tally else (0, [])
+        if n >= len(pair_plays):
+            continue
+        kept_from = min(times) if times and n > len(times) else -math.inf
+        have = Counter(times)
+        for play in sorted(pair_plays, key=lambda p: p.ts):
+            if play.ts < kept_from:
+                continue
+            if have[play.ts]:
+                have[play.ts] -= 1
+            else:
+                wanted[play.event_id] = play
+    if not wanted:
+        return [f"missing plays of {sorted(short)} are older than their tallies' kept times"] if short else []
+    found: dict[str, tuple[int, int]] = {}
+    for partition, offset, _key, value in read_topic(run.settings, run.settings.plays_topic):
+        with contextlib.suppress(Exception):
+            eid = orjson.loads(value).get("event_id")
+            if eid in wanted:
+                found[eid] = (partition, offset)
+    consumer = _consumer(run.settings, run.app_id)
+    try:
+        parts = partitions_of(consumer, run.settings.plays_topic)
+        committed = {tp.partition: consumer.committed(tp) for tp in parts}
+    finally:
+        consumer.close()
+    lines = []
+    for eid, play in sorted(wanted.items(), key=lambda kv: found.get(kv[0], (-1, -1))):
+        where = found.get(eid)
+        at = (
+            "not on the topic"
+            if where is None
+            else f"at plays[{where[0]}]@{where[1]} (committed {committed.get(where[0])})"
+        )
+        lines.append(f"missing: listener {play.user_id} track {play.track_id} ts {play.ts}: {at}")
+    return lines
+
+
 def assert_same_end_state(
     run: Run, plays: Sequence[PlayEvent], *, arrival_order: bool = False
 ) -> dict[str, Any]:
@@ -534,7 +599,19 @@ def assert_same_end_state(
     offline = offline_end_state(plays, arrival_order=arrival_order)
     stream = stream_end_state(run)
     cmp = compare(stream, offline)
-    assert not cmp.problems, "\n".join(cmp.problems[:20])
+    if cmp.problems:
+        late = {name: figures.get("late", 0) for name, figures in run.writer.worker_stats().items()}
+        where = missing_plays(run, plays, stream, offline)
+        # Plays no longer pending in the stream that never became an example there.
+        on_topic, _ = examples_on_topic(run, offline)
+        for user, end in sorted(stream.items()):
+            done = offline.counted.get(user, set()) - end.pending
+            for eid in sorted(e for e in done if e not in on_topic)[:5]:
+                where.append(
+                    f"listener {user}: play at {offline.ts[eid]} (latest {end.features['latest']}), "
+                    f"label {offline.labels.get(eid)} offline, never an example in the stream"
+                )
+        raise AssertionError("\n".join([*cmp.problems[:20], *where, f"late plays per worker: {late}"]))
     # Every play counted exactly once: feature states count them, and agree with offline.
     assert cmp.plays_counted == offline.kinds["play"]
     # The trainer got exactly the examples the table counts: none lost, none extra.

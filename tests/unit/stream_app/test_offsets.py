@@ -1,0 +1,94 @@
+"""The plays agent's record of its progress: batches put in offset order, gaps filled."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from faust.types import TP
+
+from stream_app.offsets import Delivered, FoldedOffsets, in_offset_order
+
+A, B = TP("plays", 0), TP("plays", 1)
+
+
+def msgs(tp: TP, *offsets: int) -> list[Delivered]:
+    return [Delivered(tp, o, b"%d:%d" % (tp.partition, o)) for o in offsets]
+
+
+class Log:
+    """What Kafka holds: every offset but ``holes``; records each read."""
+
+    def __init__(self, *holes: int) -> None:
+        self.holes = set(holes)
+        self.reads: list[tuple[int, int, int]] = []
+
+    async def read(self, tp: TP, start: int, end: int) -> list[Delivered]:
+        self.reads.append((tp.partition, start, end))
+        return msgs(tp, *(o for o in range(start, end) if o not in self.holes))
+
+
+def order(batch: list[Delivered], folded: FoldedOffsets, log: Log):
+    return asyncio.run(in_offset_order(batch, folded, log.read))
+
+
+def test_a_skipped_offset_is_read_from_kafka_and_folded_in_place() -> None:
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 1221})
+    out = order(msgs(A, 1221, 1222, 1224, 1225), folded, log)
+    assert [m.offset for m in out.messages] == [1221, 1222, 1223, 1224, 1225]
+    assert out.messages[2].value == b"0:1223"
+    assert (out.filled, out.repeated, log.reads) == (1, 0, [(0, 1223, 1224)])
+
+
+def test_offsets_folded_already_are_dropped_within_and_across_batches() -> None:
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 10})
+    first = order(msgs(A, 10, 11, 12, 12, 11), folded, log)
+    assert [m.offset for m in first.messages] == [10, 11, 12] and first.repeated == 2
+    folded.folded(first.messages)
+    # Faust seeks back and delivers the last offsets again: nothing is folded twice.
+    again = order(msgs(A, 11, 12, 13), folded, log)
+    assert [m.offset for m in again.messages] == [13] and again.repeated == 2
+    assert log.reads == []
+
+
+def test_a_gap_before_the_first_message_after_assignment_is_filled() -> None:
+    """The stream starts at the committed offset; its first message was skipped."""
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 500})
+    out = order(msgs(A, 503, 504), folded, log)
+    assert [m.offset for m in out.messages] == [500, 501, 502, 503, 504]
+
+
+def test_offsets_kafka_holds_no_message_for_are_passed_over() -> None:
+    """Compaction or transaction markers leave holes in a log: not losses."""
+    folded, log = FoldedOffsets(), Log(31, 32)
+    folded.seed({A: 30})
+    out = order(msgs(A, 30, 34), folded, log)
+    assert [m.offset for m in out.messages] == [30, 33, 34] and out.filled == 1
+
+
+def test_partitions_are_put_in_order_each_on_its_own() -> None:
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 0, B: 100})
+    out = order(msgs(A, 0) + msgs(B, 100) + msgs(A, 2) + msgs(B, 100, 101), folded, log)
+    assert [(m.tp.partition, m.offset) for m in out.messages] == [(0, 0), (1, 100), (0, 1), (0, 2), (1, 101)]
+    assert log.reads == [(0, 1, 2)]
+
+
+def test_folded_moves_forward_only_and_is_forgotten_at_revocation() -> None:
+    folded = FoldedOffsets()
+    folded.seed({A: 7})
+    folded.folded(msgs(A, 7, 8))
+    folded.folded(msgs(A, 3))  # a late repeat never moves it back
+    assert folded.next_offset(A) == 9
+    folded.forget([A])
+    assert folded.next_offset(A) is None and folded.partitions() == {}
+
+
+@pytest.mark.parametrize("first", [0, 42])
+def test_an_unseeded_partition_trusts_its_first_message(first: int) -> None:
+    folded, log = FoldedOffsets(), Log()
+    out = order(msgs(A, first, first + 1), folded, log)
+    assert [m.offset for m in out.messages] == [first, first + 1] and log.reads == []
