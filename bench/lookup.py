@@ -8,6 +8,11 @@ process, as shipped). Load: ``wrk`` (Debian's package; installed when missing) w
 ``redis-benchmark -c 100 -t get``. Also measured: the lookup's own Redis work, the
 same Lua script the API runs, through ``redis-benchmark EVALSHA`` at 100 connections.
 
+The floor, same run: :mod:`bench.asgi_floor`, an ASGI app that sends a constant body of
+the API's response size, served by the same uvicorn (loop, HTTP parser, processes) and
+loaded by the same wrk run. No Python lookup service can beat it here; the API's
+figures beside it show how much of the distance to the targets is the lookup itself.
+
 Targets (issue 8): p99 < 5 ms and >= 20% of the ceiling's requests per second.
 """
 
@@ -118,6 +123,53 @@ def redis_bench(settings: ClusterSettings, args: list[str], n: int) -> dict[str,
     }
 
 
+def wait_answering(url: str, proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not come up; see {log}")
+        time.sleep(0.3)
+
+
+def wrk_run(wrk: str, script: Path, url: str, duration: float) -> tuple[dict[str, float], str]:
+    """A 3 s warm-up, then the measured run; (figures, wrk's output)."""
+    subprocess.run([wrk, "-t2", f"-c{CONNECTIONS}", "-d3s", "-s", str(script), url], capture_output=True,
+                   timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{int(duration)}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, timeout=duration + 60, check=True,
+    ).stdout  # fmt: skip
+    return parse_wrk(out), out
+
+
+def floor_run(wrk: str, script: Path, *, workers: int, body_bytes: int, duration: float,
+              log: Path) -> dict[str, float]:  # fmt: skip
+    """:mod:`bench.asgi_floor` under the same uvicorn and the same wrk run."""
+    port = free_port()
+    stack = serving_stack()
+    cmd = [sys.executable, "-m", "uvicorn", "bench.asgi_floor:app", "--port", str(port),
+           "--workers", str(workers), "--loop", stack["loop"], "--http", stack["http"], "--lifespan", "off",
+           "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    env = {**os.environ, "BENCH_FLOOR_BODY_BYTES": str(body_bytes)}
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_answering(f"{url}/", proc, log, "the ASGI floor")
+        figures, _ = wrk_run(wrk, script, url, duration)
+        return figures
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def serving_stack() -> dict[str, str]:
     """What uvicorn's ``auto`` and redis-py pick here: uvloop/httptools/hiredis when installed."""
     have = {name: importlib.util.find_spec(name) is not None for name in ("uvloop", "httptools", "hiredis")}
@@ -159,29 +211,17 @@ def run(
     lua: dict[str, float] = {}
     spy_out = log.with_suffix(".py-spy.txt")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/users/s1/recommendations", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if api.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not come up; see {log}")
-            time.sleep(0.3)
+        wait_answering(f"{url}/v1/users/s1/recommendations", api, log, "the API")
+        body_bytes = len(httpx.get(f"{url}/v1/users/s1/recommendations?k=10", timeout=2).content)
         n_get = 200_000 if quick else 500_000
         ceilings.append(redis_bench(settings, ["-t", "get"], n_get))
-        # Warm-up, then the measured run.
-        subprocess.run([wrk, "-t2", f"-c{CONNECTIONS}", "-d3s", "-s", str(script), url], capture_output=True,
-                       timeout=60)  # fmt: skip
         spy = spy_start(api.pid, max(5, duration - 2), spy_out) if profile else None
-        out = subprocess.run(
-            [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{int(duration)}s", "--latency", "-s", str(script), url],
-            capture_output=True, text=True, timeout=duration + 60, check=True,
-        ).stdout  # fmt: skip
+        api_fig, out = wrk_run(wrk, script, url, duration)
         if spy is not None:
             spy.wait(timeout=duration + 30)
-        api_fig = parse_wrk(out)
+        api.terminate()  # off the cores while the floor runs
+        api.wait(timeout=10)
+        floor = floor_run(wrk, script, workers=workers, body_bytes=body_bytes, duration=duration, log=log)
         ceilings.append(redis_bench(settings, ["-t", "get"], n_get))
         sha = writer.client.script_load(LOOKUP_LUA)
         k = writer.keys
@@ -214,6 +254,15 @@ def run(
             passed=api_fig["rps"] >= 0.2 * get_rps),
         Row(key="lua_rps", figure="the lookup's Redis script alone (EVALSHA)", value=lua.get("rps"),
             unit="req/s", baseline="redis-benchmark GET", baseline_value=get_rps),
+        Row(key="floor_rps", figure="ASGI floor: constant body, same uvicorn, same wrk", value=floor["rps"],
+            unit="req/s", baseline="redis-benchmark GET", baseline_value=get_rps, target=">= 0.20 of GET",
+            passed=floor["rps"] >= 0.2 * get_rps,
+            note="no Python lookup service can beat this here"),
+        Row(key="floor_p99_ms", figure="ASGI floor p99, 100 connections", value=(floor["p99_s"] or 0) * 1e3,
+            unit="ms", baseline="redis-benchmark GET p99", baseline_value=(get_p99 or 0) * 1e3,
+            target="< 5 ms", passed=(floor["p99_s"] or 1) < 0.005, higher_is_better=False),
+        Row(key="api_vs_floor", figure="API lookups/s beside the ASGI floor", value=api_fig["rps"],
+            unit="req/s", baseline="ASGI floor", baseline_value=floor["rps"]),
     ]  # fmt: skip
     return Result(
         name=NAME,
@@ -232,6 +281,8 @@ def run(
             "api": api_fig,
             "redis_get_runs": ceilings,
             "redis_lookup_script": lua,
+            "asgi_floor": floor,
+            "body_bytes": body_bytes,
             "api_profile": spy_summary(spy_out) if profile else {},
             "wrk_output": out,
         },
