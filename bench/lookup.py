@@ -36,7 +36,7 @@ import numpy as np
 
 from api.settings import ApiSettings
 from bench.common import Result, Row, cluster, drop_run, median
-from bench.procs import spy_start, spy_summary
+from bench.procs import spy_start, spy_summary, stop_process
 from bench.synthetic import file_stats
 from cluster.settings import REPO_ROOT, ClusterSettings
 from stream_app.fleet import RunNamespace
@@ -163,11 +163,7 @@ def floor_run(wrk: str, script: Path, *, workers: int, body_bytes: int, duration
         figures, _ = wrk_run(wrk, script, url, duration)
         return figures
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def serving_stack() -> dict[str, str]:
@@ -219,8 +215,7 @@ def run(
         api_fig, out = wrk_run(wrk, script, url, duration)
         if spy is not None:
             spy.wait(timeout=duration + 30)
-        api.terminate()  # off the cores while the floor runs
-        api.wait(timeout=10)
+        stop_process(api)  # off the cores while the floor runs
         floor = floor_run(wrk, script, workers=workers, body_bytes=body_bytes, duration=duration, log=log)
         ceilings.append(redis_bench(settings, ["-t", "get"], n_get))
         sha = writer.client.script_load(LOOKUP_LUA)
@@ -232,11 +227,8 @@ def run(
             n_get // 2,
         )  # fmt: skip
     finally:
-        api.terminate()
-        try:
-            api.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            api.kill()
+        if api.poll() is None:
+            stop_process(api)
         script.unlink(missing_ok=True)
         drop_run(ns.run_id, settings)
     get_rps = median([x["rps"] for x in ceilings]) or 0.0

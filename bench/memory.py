@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from bench.common import REPO_ROOT, Result, Row, percentile, profile_top, self_rss
+from bench.procs import stop_process
 
 NAME = "memory"
 WINDOW_S = 30 * 86_400.0
@@ -222,8 +223,7 @@ def run(
                 raise RuntimeError(f"memory child for {size} failed: {out.stderr[-2000:]}")
             per.append(json.loads(out.stdout.strip().splitlines()[-1]))
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_process(proc, timeout=30)
             shutil.rmtree(workdir, ignore_errors=True)
     small, big = per[0], per[-1]
     rows = []

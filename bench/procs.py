@@ -172,6 +172,16 @@ def wait_workers(writer: RecsWriter, fleet: Fleet, n: int, timeout: float = 120.
 # --------------------------------------------------------------------------- py-spy
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
 def py_spy() -> str | None:
     """The py-spy binary (PATH, ``BENCH_PY_SPY``, or /tmp/pyspy/bin), if there is one."""
     for cand in (os.environ.get("BENCH_PY_SPY"), shutil.which("py-spy"), "/tmp/pyspy/bin/py-spy"):

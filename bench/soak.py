@@ -27,7 +27,7 @@ from kafka.admin import KafkaAdminClient
 
 from bench.common import Result, Row, cluster, cpu_seconds, drop_run, group_lag, rss_bytes, topic_end_offsets
 from bench.memory import start_private_redis
-from bench.procs import start_fleet, wait_workers
+from bench.procs import start_fleet, stop_process, wait_workers
 from bench.synthetic import Population
 from cluster.settings import ClusterSettings
 from cluster.topics import ensure_topics
@@ -111,8 +111,7 @@ def run(
         admin.close()
         consumer.close()
         drop_run(ns.run_id, settings)
-        redis_proc.terminate()
-        redis_proc.wait(timeout=30)
+        stop_process(redis_proc, timeout=30)
     steady = [s for s in samples if s["t"] >= 60.0 and s["t"] <= seconds]
     first = steady[0] if steady else samples[-1]
     last = steady[-1] if steady else samples[-1]
