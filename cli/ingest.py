@@ -25,6 +25,7 @@ from rich.table import Table
 from models.events import PlayEvent
 from models.parsers import ParseReport, PlaySummary, UnusableInput, iter_paths
 from models.parsers.canonical_csv import COLUMNS, format_row
+from models.parsers.detect import FORMAT_NAMES
 from models.settings import ModelSettings
 
 #: Rejects listed by default.
@@ -35,7 +36,7 @@ FormatOption = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Override detection: csv, lastfm-1k, jodie, spotify-account, spotify-extended.",
+        help=f"Override detection: {', '.join(FORMAT_NAMES)}.",
     ),
 ]
 UserOption = Annotated[

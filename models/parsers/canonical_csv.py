@@ -73,23 +73,28 @@ _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
 
 
-def _header_names(fields: list[str]) -> list[str]:
+def header_names(fields: list[str]) -> list[str]:
     return [name.strip().lstrip("\ufeff").casefold() for name in fields]
+
+
+def has_header(lines: Iterable[str], required: Iterable[str]) -> bool:
+    """True when the first non-blank line is a CSV header naming every ``required`` column."""
+    for line in lines:
+        if line.strip():
+            try:
+                names = header_names(next(csv.reader([line])))
+            except (csv.Error, StopIteration):
+                return False
+            return set(required) <= set(names)
+    return False
 
 
 def looks_like(lines: list[str]) -> bool:
     """True when the first non-blank line is a header naming the required columns."""
-    for line in lines:
-        if line.strip():
-            try:
-                names = _header_names(next(csv.reader([line])))
-            except (csv.Error, StopIteration):
-                return False
-            return set(REQUIRED) <= set(names)
-    return False
+    return has_header(lines, REQUIRED)
 
 
-def _records(stream: TextIO) -> Iterator[tuple[int, list[str] | str]]:
+def csv_records(stream: TextIO) -> Iterator[tuple[int, list[str] | str]]:
     """(line number, fields) per CSV record, or (line number, reason) for a malformed one.
 
     Physical lines are joined only while a quoted field is open; a quote that never
@@ -200,13 +205,13 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
     """Plays and rejects of a canonical CSV, in file order."""
     index: dict[str, int] | None = None
     width = 0
-    for number, fields in _records(stream):
+    for number, fields in csv_records(stream):
         where = ctx.where(number)
         if isinstance(fields, str):
             yield ctx.reject(where, fields)
             continue
         if index is None:
-            names = _header_names(fields)
+            names = header_names(fields)
             if set(REQUIRED) <= set(names):
                 repeated = sorted({n for n in names if n and names.count(n) > 1})
                 if repeated:

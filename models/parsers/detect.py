@@ -2,8 +2,9 @@
 
 The first 256 KiB are decoded: JSON is told by the keys of its first records
 (``ts`` + ``master_metadata_*`` is extended history, ``endTime`` + ``msPlayed`` is
-account data), text by its first lines (a canonical CSV header, six tab-separated
-Last.fm 1K columns, or JODIE's ``user<TAB>item<TAB>seconds``). An empty JSON array
+account data, ``listened_at`` + ``track_metadata`` is ListenBrainz), text by its
+first lines (a canonical CSV header, a Last.fm scrobble export's ``uts,utc_time,...``
+header, six tab-separated Last.fm 1K columns, or JODIE's ``user<TAB>item<TAB>seconds``). An empty JSON array
 goes by the file name, as Spotify names its files.
 
 >>> import gzip, tempfile
@@ -31,7 +32,15 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from models.parsers import canonical_csv, jodie, lastfm_1k, spotify_account, spotify_extended
+from models.parsers import (
+    canonical_csv,
+    jodie,
+    lastfm_1k,
+    lastfm_scrobbles,
+    listenbrainz,
+    spotify_account,
+    spotify_extended,
+)
 from models.parsers.json_stream import NotJson, iter_json_records
 from models.parsers.report import UnusableInput
 from models.parsers.source import open_text
@@ -42,6 +51,8 @@ FORMAT_NAMES = (
     jodie.FORMAT,
     spotify_account.FORMAT,
     spotify_extended.FORMAT,
+    listenbrainz.FORMAT,
+    lastfm_scrobbles.FORMAT,
 )
 SAMPLE_CHARS = 1 << 18
 SAMPLE_LINES = 20
@@ -75,6 +86,8 @@ def guess_format(path: Path) -> str | None:
             return spotify_extended.FORMAT
         if spotify_account.looks_like(records, path.name):
             return spotify_account.FORMAT
+        if listenbrainz.looks_like(records):
+            return listenbrainz.FORMAT
         return None
     lines = head.splitlines(keepends=True)
     if len(head) == SAMPLE_CHARS and len(lines) > 1:
@@ -82,6 +95,8 @@ def guess_format(path: Path) -> str | None:
     lines = lines[:SAMPLE_LINES]
     if canonical_csv.looks_like(lines):
         return canonical_csv.FORMAT
+    if lastfm_scrobbles.looks_like(lines):
+        return lastfm_scrobbles.FORMAT
     if lastfm_1k.looks_like(lines):
         return lastfm_1k.FORMAT
     if jodie.looks_like(lines):

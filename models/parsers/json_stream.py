@@ -3,9 +3,10 @@
 Spotify exports are JSON arrays of flat objects, pretty-printed or on one line. This
 reader decodes one element at a time from a text stream, so memory stays bounded by
 the largest record, and tells each record's number and starting line. A broken
-record is reported with its place and the reader resumes at the next ``{``, so one
+record is reported with its place and the reader resumes at the next record, so one
 bad record loses nothing else. A stream of objects without the enclosing ``[ ]``
-(JSON Lines) is read the same way.
+(JSON Lines, as ListenBrainz exports) is read the same way; there the next record is
+the next line that starts with ``{``, so nested objects cannot be mistaken for one.
 
 >>> import io
 >>> text = '[\\n {"a": 1},\\n {"a": 2, },\\n {"a": 3}\\n]'
@@ -16,6 +17,9 @@ bad record loses nothing else. A stream of objects without the enclosing ``[ ]``
 3 4 {'a': 3} None
 >>> [r.value for r in iter_json_records(io.StringIO('{"a": 1}\\n{"a": 2}\\n'))]
 [{'a': 1}, {'a': 2}]
+>>> lines = '{"a": {"b": 1}}\\n{"a": {"b": \\n{"a": {"b": 3}, "c": [{"d": 4}, {"e": 5}]}\\n'
+>>> [(r.value, r.error is not None) for r in iter_json_records(io.StringIO(lines))]
+[({'a': {'b': 1}}, False), (None, True), ({'a': {'b': 3}, 'c': [{'d': 4}, {'e': 5}]}, False)]
 >>> list(iter_json_records(io.StringIO("user_id,track_id")))
 Traceback (most recent call last):
 ...
@@ -36,6 +40,9 @@ from models.parsers.report import RAW_PREFIX, Reject
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # The end of one flat object and the start of the next: where to resume after an error.
 _RESYNC = re.compile(r"\}[ \t\n\r]*,?[ \t\n\r]*(?=\{)")
+# In a stream of objects (JSON Lines, or pretty-printed objects one after another) a
+# record starts at a "{" in the first column; nested objects are indented or inline.
+_LINE_RESYNC = re.compile(r"\n(?=\{)")
 _DECODER = json.JSONDecoder()
 
 
@@ -114,10 +121,10 @@ class _Reader:
                 continue  # a number may go on in the next chunk
             return value, end
 
-    def resync(self) -> bool:
+    def resync(self, pattern: re.Pattern[str] = _RESYNC) -> bool:
         """Move past a broken record to the start of the next object; False if none."""
         while True:
-            match = _RESYNC.search(self.buf, self.pos + 1)
+            match = pattern.search(self.buf, self.pos + 1)
             if match is not None:
                 self.advance(match.end())
                 return True
@@ -181,7 +188,7 @@ def iter_json_records(
                 continue
             error = decoded
         raw = reader.buf[reader.pos : reader.pos + RAW_PREFIX]
-        resumed = reader.resync()
+        resumed = reader.resync(_RESYNC if in_array else _LINE_RESYNC)
         need_comma = False
         yield JsonRecord(number, start_line, None, raw, error)
         if not resumed:

@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import TextIO
 
 from models.events import PlayEvent
-from models.parsers import canonical_csv, jodie, lastfm_1k, spotify_account, spotify_extended
+from models.parsers import (
+    canonical_csv,
+    jodie,
+    lastfm_1k,
+    lastfm_scrobbles,
+    listenbrainz,
+    spotify_account,
+    spotify_extended,
+)
 from models.parsers.context import ParseContext
 from models.parsers.detect import FORMAT_NAMES, detect_format, guess_format
 from models.parsers.report import FileReport, ParseReport, Reject, Skip, UnusableInput
@@ -52,12 +60,16 @@ PARSERS: dict[str, Parser] = {
     jodie.FORMAT: jodie.parse,
     spotify_account.FORMAT: spotify_account.parse,
     spotify_extended.FORMAT: spotify_extended.parse,
+    listenbrainz.FORMAT: listenbrainz.parse,
+    lastfm_scrobbles.FORMAT: lastfm_scrobbles.parse,
 }
 _ALIASES = {
     "canonical": "csv",
     "lastfm1k": "lastfm-1k",
     "account": "spotify-account",
     "extended": "spotify-extended",
+    "lastfm": "lastfm-scrobbles",
+    "lastfmscrobbles": "lastfm-scrobbles",
 }
 #: File name endings a forced format takes inside a folder when content says nothing.
 _SUFFIXES = {
@@ -66,6 +78,8 @@ _SUFFIXES = {
     "jodie": (".tsv", ".txt", ".csv"),
     "spotify-account": (".json",),
     "spotify-extended": (".json",),
+    "listenbrainz": (".json", ".jsonl"),
+    "lastfm-scrobbles": (".csv",),
 }
 _COMPRESSED = (".gz", ".bz2", ".xz")
 

@@ -30,6 +30,7 @@ PODCAST = "podcast"
 EPISODE = "episode"
 AUDIOBOOK = "audiobook"
 NO_TRACK = "no track or artist"
+NOW_PLAYING = "now playing"
 
 
 class UnusableInput(Exception):
