@@ -7,7 +7,6 @@ batch at a time.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import time
@@ -73,22 +72,14 @@ def _freeze_survivors() -> None:
 
 
 #: Reads `plays` offsets the stream skipped straight from Kafka (stream_app/offsets.py).
-_gaps = GapReader(
-    bootstrap_servers=cluster.bootstrap_servers, group_id=stream.app_id, max_message_bytes=MAX_MESSAGE_BYTES
-)
-#: Held while a batch is folded in: the agent and the tail check never fold at once.
-_folding = asyncio.Lock()
-#: After this many seconds without a batch, the tail check looks for skipped offsets.
-TAIL_IDLE_S = 5.0
+_gaps = GapReader(bootstrap_servers=cluster.bootstrap_servers, max_message_bytes=MAX_MESSAGE_BYTES)
 
 
 @app.agent(plays_topic)
 async def on_plays(stream_: Any) -> None:
     """Fold batches of plays into the listener table; send examples and dead letters."""
     async for events in stream_.take_events(stream.batch_size, within=stream.batch_within_s):
-        batch = [Delivered(e.message.tp, e.message.offset, e.value) for e in events]
-        async with _folding:
-            await _fold(batch)
+        await _fold([Delivered(e.message.tp, e.message.offset, e.value) for e in events])
 
 
 async def _fold(batch: list[Delivered]) -> None:
@@ -136,57 +127,7 @@ async def _fold(batch: list[Delivered]) -> None:
         with state.timed("write_back"):
             state.listening.write_back(out.touched)
     FOLDED.folded(ordered.messages)
-    state.last_fold = time.monotonic()
     state.publish_stats()
-
-
-@app.timer(interval=TAIL_IDLE_S)
-async def fold_skipped_tail() -> None:
-    """A message the stream skipped shows as a gap only when a later one of its
-    partition arrives. When the agent has been idle a while, offsets between what it
-    folded and a partition's end are read from Kafka and folded (Faust's own copies,
-    should they come after all, are then repeats)."""
-    if app.rebalancing or app.in_recovery or _folding.locked():
-        return
-    if time.monotonic() - ws.state.last_fold < TAIL_IDLE_S:
-        return
-    if not ws.state.owned or _owned_partitions() != ws.state.owned:
-        # The agent has not folded a batch of this assignment yet: its partitions'
-        # state may still be recovering. A gap there shows in the first batch.
-        return
-    owned = [tp for tp in app.consumer.assignment() if tp.topic == cluster.plays_topic]
-    try:
-        ends = await app.consumer.highwaters(*owned)
-    except Exception:  # the broker away, or a rebalance under way: next time
-        return
-    behind = []
-    for tp in owned:
-        start, end = FOLDED.next_offset(tp), ends.get(tp)
-        if start is not None and end is not None and end > start:
-            behind.append((tp, start, end))
-    if not behind:
-        return
-    async with _folding:
-        batch: list[Delivered] = []
-        for tp, start, end in behind:
-            batch.extend(await _gaps.read(tp, start, end))
-        if batch:
-            ranges = ", ".join(f"{tp.partition}@{start}..{end - 1}" for tp, start, end in behind)
-            log.warning("%d plays after the last folded offsets read from Kafka: %s", len(batch), ranges)
-            await _fold(batch)
-
-
-@app.on_partitions_assigned.connect
-async def seed_folded_offsets(_app: Any, assigned: Any, **_: Any) -> None:
-    """Everything before a newly assigned partition's committed offset counts as folded
-    in; the agent expects the committed offset next (the stream starts there)."""
-    plays = [tp for tp in assigned if tp.topic == cluster.plays_topic]
-    if not plays:
-        return
-    try:
-        FOLDED.seed(await _gaps.committed(plays))
-    except Exception as exc:  # unseeded, a partition's first offset is trusted
-        log.error("could not read the committed offsets of %s: %r", sorted(tp.partition for tp in plays), exc)
 
 
 async def _publish(trainer: Any, *, resume: bool = False) -> None:

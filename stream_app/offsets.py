@@ -23,17 +23,20 @@ are de-duplicated by event id. With this module, 7 of 27 runs had skipped offset
 filled (24 in all) and all 27 ended in the offline end state.
 
 So the agent keeps, per partition, the offset after the last message it folded in
-(:class:`FoldedOffsets`, seeded from the group's committed offset when the partition
-is assigned) and holds Faust to it:
+(:class:`FoldedOffsets`). The record is seeded with the very offsets Faust seeks an
+assigned partition to, and the agent holds Faust to it:
 
-- :class:`PlaysConsumer` commits that offset, never Faust's own. Faust flushes the
-  producer before it commits, so a committed offset still means that everything it
-  covers is in Kafka.
+- :class:`PlaysConsumer` commits that offset, never Faust's own, whether or not
+  Faust has acknowledged anything since. Faust flushes the producer before it
+  commits, so a committed offset still means that everything it covers is in Kafka.
 - :func:`in_offset_order` drops a message the agent has already folded in. It fills
   a gap by reading the missing offsets straight from Kafka (:class:`GapReader`,
   a consumer of the agent's own that never joins the group or commits).
 - An offset Kafka has no message for (compaction, transaction markers, retention) is
   a hole in the log, not a loss, and is passed over.
+- A skipped message with none after it in its partition is not lost either: the
+  commit stays before it, so it is filled when the partition's next message comes,
+  or read again by whoever owns the partition after a rebalance or a restart.
 
 >>> import asyncio
 >>> from faust.types import TP
@@ -56,8 +59,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
@@ -86,9 +90,12 @@ class FoldedOffsets:
     def __init__(self) -> None:
         self._next: dict[TP, int] = {}
 
-    def seed(self, committed: Mapping[TP, int]) -> None:
-        """A partition assigned: everything before its committed offset is folded in."""
-        self._next.update(committed)
+    def seed(self, start: Mapping[TP, int]) -> None:
+        """The stream (re)starts partitions at ``start``: everything before is folded
+        in. A partition already recorded keeps its record (Faust also seeks back to
+        the committed offsets mid-assignment; folded plays stay folded)."""
+        for tp, offset in start.items():
+            self._next.setdefault(tp, offset)
 
     def folded(self, messages: Iterable[Delivered]) -> None:
         """A batch is done: its examples, dead letters and states are with the producer."""
@@ -155,32 +162,28 @@ async def in_offset_order(batch: Sequence[Delivered], folded: FoldedOffsets, rea
 
 class GapReader:
     """Reads ranges of `plays` straight from Kafka: a consumer of the agent's own,
-    started on first use. It only fetches and asks the group's committed offsets. It
-    never joins the group and never commits."""
+    started on first use, in no consumer group (it only fetches)."""
 
-    def __init__(self, *, bootstrap_servers: str, group_id: str, max_message_bytes: int) -> None:
+    def __init__(self, *, bootstrap_servers: str, max_message_bytes: int) -> None:
         self._settings = {
             "bootstrap_servers": bootstrap_servers,
-            "group_id": group_id,
+            "group_id": None,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "max_partition_fetch_bytes": max_message_bytes,
         }
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
+        self._stopped = False
 
     async def _started(self) -> AIOKafkaConsumer:
+        if self._stopped:
+            raise RuntimeError("the gap reader is stopped")
         if self._consumer is None:
             consumer = AIOKafkaConsumer(**self._settings)
             await consumer.start()
             self._consumer = consumer
         return self._consumer
-
-    async def committed(self, tps: Iterable[TP]) -> dict[TP, int]:
-        """The group's committed offset of each partition (0 where it has none)."""
-        async with self._lock:
-            consumer = await self._started()
-            return {tp: await consumer.committed(TopicPartition(tp.topic, tp.partition)) or 0 for tp in tps}
 
     async def read(self, tp: TP, start: int, end: int, *, deadline_s: float = 60.0) -> list[Delivered]:
         """Every message of ``tp`` at offsets ``[start, end)``, in order; an offset
@@ -202,16 +205,35 @@ class GapReader:
             return out
 
     async def stop(self) -> None:
-        if self._consumer is not None:
-            consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+        async with self._lock:
+            self._stopped = True
+            if self._consumer is not None:
+                consumer, self._consumer = self._consumer, None
+                await consumer.stop()
 
 
 class PlaysConsumer(Consumer):
-    """Faust's Kafka consumer, committing `plays` offsets from :data:`FOLDED` only."""
+    """Faust's Kafka consumer: `plays` offsets committed from :data:`FOLDED` only, which
+    it seeds with the offsets it seeks assigned partitions to."""
 
     #: Topics whose commits follow :data:`FOLDED` (set by the app).
     folded_topics: frozenset[str] = frozenset()
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed: Mapping[Any, int | None] = await super().seek_to_committed()
+        # No committed offset (or 0): the fetch starts at the log's first offset.
+        FOLDED.seed({TP(tp.topic, tp.partition): offset or 0 for tp, offset in committed.items()
+                     if tp.topic in self.folded_topics})  # fmt: skip
+        return committed  # type: ignore[return-value]
+
+    def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[TP]:
+        """Faust's partitions with acknowledgements, and every `plays` partition the
+        agent has a record of (its progress is committed whether Faust acked or not)."""
+        named = set(super()._filter_tps_with_pending_acks(topics))
+        yield from named
+        for tp in FOLDED.partitions():
+            if tp not in named and (topics is None or tp in topics or tp.topic in topics):
+                yield tp
 
     def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
         tps = list(tps)
@@ -221,10 +243,11 @@ class PlaysConsumer(Consumer):
         for tp in tps:
             if tp.topic not in self.folded_topics:
                 continue
-            # Faust's acknowledgements of this partition are not what gets committed:
-            # dropped, so none pile up.
+            # Faust's own bookkeeping of this partition (acknowledgements, gaps) is not
+            # what gets committed, and only its own offset choice would trim it: dropped.
             self._acked[tp].clear()
             self._acked_index[tp].clear()
+            self._gap.pop(tp, None)
             done = FOLDED.next_offset(tp)
             if done is not None and self._should_commit(tp, done):
                 offsets[tp] = done

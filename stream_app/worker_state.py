@@ -61,8 +61,6 @@ class WorkerState:
     predictions: dict[str, tuple[float, str]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     plays_processed: int = 0
-    #: When the plays agent last finished a batch (monotonic seconds).
-    last_fold: float = field(default_factory=time.monotonic)
     name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     #: Running counters published to Redis (``workers`` hash) after every batch.
     stats: Counter[str] = field(default_factory=Counter)

@@ -77,6 +77,16 @@ def test_partitions_are_put_in_order_each_on_its_own() -> None:
     assert log.reads == [(0, 1, 2)]
 
 
+def test_a_seek_back_mid_assignment_does_not_unfold_what_was_folded() -> None:
+    """Faust seeks to the committed offsets again while it owns a partition: the
+    record, further on, stays; a partition not recorded yet takes the seek's offset."""
+    folded = FoldedOffsets()
+    folded.seed({A: 100})
+    folded.folded(msgs(A, 100, 101, 102))
+    folded.seed({A: 100, B: 7})
+    assert folded.partitions() == {A: 103, B: 7}
+
+
 def test_folded_moves_forward_only_and_is_forgotten_at_revocation() -> None:
     folded = FoldedOffsets()
     folded.seed({A: 7})
