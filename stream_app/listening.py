@@ -115,12 +115,20 @@ class Listening:
         """Rebuild the in-memory state from the table (after recovery or a rebalance).
 
         ``listeners`` limits it to the keys this worker owns now; default: every key.
-        ``partition_of`` maps a listener to its `plays` partition: each partition's
-        progress is then where its listeners' states say it got to (the latest play of
-        any of them), so a partition taken over with a backlog holds the watermark back
-        until its plays catch up. Without it, a partition whose first plays came after
-        the others' made those plays late and resolved negatives before their replays
-        arrived (tests/faults/test_worker_kill.py). Returns the number of listeners loaded.
+        ``partition_of`` maps a listener to its `plays` partition. Each partition's
+        progress starts at the *earliest* latest play among its listeners' states, so a
+        partition taken over with a backlog holds the watermark back until its plays
+        catch up. Without it, a partition whose first plays came after the others'
+        made those plays late and resolved negatives before their replays arrived
+        (tests/faults/test_worker_kill.py).
+
+        Not the latest of them: a worker killed while writing a batch back leaves some
+        of its listeners' states in the changelog, past the partition's committed
+        offset, and others not. The plays redelivered from that offset are repeats for
+        the former and new plays for the latter, and none of those is older than its
+        own listener's latest play. Measured from the furthest state, they were late
+        (25 plays in one kill -9 run, features exact, labels missing). A partition's
+        first plays lift its progress at once. Returns the number of listeners loaded.
         """
         keys = list(self.table.keys()) if listeners is None else list(listeners)
         self.features.clear()
@@ -135,7 +143,7 @@ class Listening:
             for user_id, features in self.features.items():
                 if math.isfinite(features.latest):
                     p = partition_of(user_id)
-                    self.partition_max[p] = max(self.partition_max.get(p, -math.inf), features.latest)
+                    self.partition_max[p] = min(self.partition_max.get(p, math.inf), features.latest)
         self.processor = self._new_processor()
         return len(self.features)
 

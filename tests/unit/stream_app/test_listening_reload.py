@@ -42,3 +42,27 @@ def test_without_it_the_backlog_was_late_and_labelled_wrong() -> None:
     labels, late = _run(seed_progress=False)
     assert labels[_play("ben", "x", 9).event_id] == 0  # resolved negative before its replay...
     assert late == 1  # ...which then came in behind the watermark
+
+
+def test_a_batch_torn_by_a_crash_does_not_make_the_other_listeners_late() -> None:
+    """kill -9 while a batch was written back: ana's state reached the changelog (up to
+    day 30), cat's did not (day 5), and the committed offset is before the batch. The
+    new owner gets the batch again: ana's plays are repeats, cat's are new and on time."""
+    partition = {"ana": 0, "cat": 0}
+    batch = [_play("ana", "a", 20), _play("cat", "c", 21), _play("ana", "a", 30), _play("cat", "c", 30)]
+    before = [_play("ana", "a", 4), _play("cat", "c", 5)]
+    table: dict[str, bytes] = {}
+    old = Listening(table=table)
+    old.process(before, [0, 0])
+    torn = dict(table)
+    old.process(batch, [0, 0, 0, 0])
+    torn["ana"] = table["ana"]  # only ana's new state was flushed before the crash
+    new = Listening(table=torn)
+    new.reload(["ana", "cat"], partition_of=partition.__getitem__)
+    # The backlog comes back over several batches (the watermark moves after each).
+    outs = [new.process([play], [0]) for play in batch]
+    assert sum(o.counts["late"] for o in outs) == 0
+    assert sum(o.counts["duplicate"] for o in outs) == 2
+    # cat's day-5 play was replayed on day 21 (positive), exactly as without the crash.
+    resolved = {e.event_id: e.label for o in outs for e in o.examples}
+    assert resolved[_play("cat", "c", 5).event_id] is True
