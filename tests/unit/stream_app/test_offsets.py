@@ -77,14 +77,16 @@ def test_partitions_are_put_in_order_each_on_its_own() -> None:
     assert log.reads == [(0, 1, 2)]
 
 
-def test_a_seek_back_mid_assignment_does_not_unfold_what_was_folded() -> None:
-    """Faust seeks to the committed offsets again while it owns a partition: the
-    record, further on, stays; a partition not recorded yet takes the seek's offset."""
-    folded = FoldedOffsets()
+def test_a_seek_sets_the_record_and_what_comes_again_is_a_repeat_of_nothing_lost() -> None:
+    """Faust seeks back to the committed offset mid-assignment: the record follows,
+    the stream's next messages match it, and nothing before it is asked for again."""
+    folded, log = FoldedOffsets(), Log()
     folded.seed({A: 100})
     folded.folded(msgs(A, 100, 101, 102))
-    folded.seed({A: 100, B: 7})
-    assert folded.partitions() == {A: 103, B: 7}
+    folded.seed({A: 101, B: 7})
+    assert folded.partitions() == {A: 101, B: 7}
+    out = order(msgs(A, 101, 102, 103), folded, log)
+    assert [m.offset for m in out.messages] == [101, 102, 103] and log.reads == []
 
 
 def test_folded_moves_forward_only_and_is_forgotten_at_revocation() -> None:
