@@ -85,12 +85,17 @@ class Delivered:
 
 
 class FoldedOffsets:
-    """Per partition, the offset after the last message the agent has folded in."""
+    """Per partition, the offset after the last message the agent has folded in.
+
+    ``epoch`` counts revocations: a seek that started before one must not seed the
+    record after it (the partitions it names may belong to another worker by then).
+    """
 
     def __init__(self) -> None:
         self._next: dict[TP, int] = {}
+        self.epoch = 0
 
-    def seed(self, start: Mapping[TP, int]) -> None:
+    def seed(self, start: Mapping[TP, int], *, epoch: int | None = None) -> None:
         """The stream (re)starts partitions at ``start``: everything before is folded in.
 
         Each seek replaces the record, so a value left over from an earlier ownership
@@ -98,8 +103,10 @@ class FoldedOffsets:
         was folded. When Faust seeks back mid-assignment, the plays between come again
         and are repeats, which de-duplication by event id makes harmless. (Keeping the
         older record instead let a startup seek that finished after the next
-        revocation re-read 240-1,100 plays per partition at a later takeover.)"""
-        self._next.update(start)
+        revocation re-read 240-1,100 plays per partition at a later takeover.)
+        A seed from an ``epoch`` older than the record's is dropped."""
+        if epoch is None or epoch == self.epoch:
+            self._next.update(start)
 
     def folded(self, messages: Iterable[Delivered]) -> None:
         """A batch is done: its examples, dead letters and states are with the producer."""
@@ -115,6 +122,8 @@ class FoldedOffsets:
         return dict(self._next)
 
     def forget(self, tps: Iterable[TP]) -> None:
+        """Partitions revoked: their next owner's progress is what counts now."""
+        self.epoch += 1
         for tp in tps:
             self._next.pop(tp, None)
 
@@ -224,10 +233,11 @@ class PlaysConsumer(Consumer):
     folded_topics: frozenset[str] = frozenset()
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
+        epoch = FOLDED.epoch
         committed: Mapping[Any, int | None] = await super().seek_to_committed()
         # No committed offset (or 0): the fetch starts at the log's first offset.
         FOLDED.seed({TP(tp.topic, tp.partition): offset or 0 for tp, offset in committed.items()
-                     if tp.topic in self.folded_topics})  # fmt: skip
+                     if tp.topic in self.folded_topics}, epoch=epoch)  # fmt: skip
         return committed  # type: ignore[return-value]
 
     def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[TP]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,6 +47,44 @@ class StreamSettings(BaseSettings):
     #: then freezes what survived (``gc.freeze``), so the collector stops re-walking
     #: the listener state, which lives long and holds no cycles (0 = never).
     gc_freeze_every_s: float = 60.0
+    #: Level of Faust's table-recovery logger (e.g. "info": each recovery's offsets and
+    #: progress, what to read when a worker seems stuck after a rebalance); empty:
+    #: the worker's own level.
+    recovery_log_level: str = ""
+
+
+def recovery_logging(level: str) -> dict[str, Any] | None:
+    """Faust's ``logging_config`` that shows table recovery at ``level``, or None.
+
+    The worker's own handler drops records below the worker's level, so recovery
+    gets a handler of its own; ``merge`` keeps the rest of Faust's configuration.
+
+    >>> recovery_logging("") is None
+    True
+    >>> recovery_logging("info")["loggers"]["faust.tables.recovery"]["level"]
+    'INFO'
+    """
+    if not level:
+        return None
+    level = level.upper()
+    return {
+        "merge": True,
+        "handlers": {
+            "recovery": {
+                "level": level,
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "loggers": {
+            "faust.tables.recovery": {
+                "level": level,
+                "handlers": ["recovery"],
+                "propagate": False,
+            }
+        },
+    }
 
 
 def load_or_create_snapshot_key(local_dir: Path) -> bytes:

@@ -104,3 +104,13 @@ def test_an_unseeded_partition_trusts_its_first_message(first: int) -> None:
     folded, log = FoldedOffsets(), Log()
     out = order(msgs(A, first, first + 1), folded, log)
     assert [m.offset for m in out.messages] == [first, first + 1] and log.reads == []
+
+
+def test_a_seek_that_began_before_a_revocation_does_not_seed_after_it() -> None:
+    folded = FoldedOffsets()
+    epoch = folded.epoch
+    folded.forget([A, B])  # a rebalance revoked everything while the seek was under way
+    folded.seed({A: 0, B: 0}, epoch=epoch)
+    assert folded.partitions() == {}
+    folded.seed({A: 240}, epoch=folded.epoch)
+    assert folded.partitions() == {A: 240}
