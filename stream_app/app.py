@@ -24,7 +24,7 @@ from cluster.settings import ClusterSettings
 from cluster.topics import SNAPSHOT_MAX_BYTES
 from models.settings import ModelSettings
 from stream_app.offsets import PlaysConsumer
-from stream_app.settings import StreamSettings, recovery_logging
+from stream_app.settings import StreamSettings, rebalance_logging
 
 log = logging.getLogger("encore.stream")
 
@@ -55,7 +55,7 @@ app = faust.App(
     # A crashed agent must take the worker down (a supervisor restarts it), never
     # leave it alive and idle.
     agent_supervisor="mode.OneForAllSupervisor",
-    logging_config=recovery_logging(stream.recovery_log_level),
+    logging_config=rebalance_logging(stream.rebalance_log_level),
 )
 
 # `plays` offsets are committed as far as the plays agent folded plays in, not as far

@@ -68,7 +68,7 @@ from aiokafka.structs import TopicPartition
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
 
-log = logging.getLogger("encore.stream")
+log = logging.getLogger("encore.offsets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +87,16 @@ class Delivered:
 class FoldedOffsets:
     """Per partition, the offset after the last message the agent has folded in.
 
-    ``epoch`` counts revocations: a seek that started before one must not seed the
-    record after it (the partitions it names may belong to another worker by then).
+    ``epoch`` counts rebalance steps (each revocation and each assignment): a seek
+    that started before one must not seed the record after it. A seek that began
+    between a revocation and the next assignment read the old assignment, whose
+    partitions may belong to another worker by the time it ends; its stale offsets
+    once outlived that ownership and made a later takeover re-read whole partitions.
     """
 
     def __init__(self) -> None:
         self._next: dict[TP, int] = {}
+        self._assigned: frozenset[TP] | None = None
         self.epoch = 0
 
     def seed(self, start: Mapping[TP, int], *, epoch: int | None = None) -> None:
@@ -104,9 +108,15 @@ class FoldedOffsets:
         and are repeats, which de-duplication by event id makes harmless. (Keeping the
         older record instead let a startup seek that finished after the next
         revocation re-read 240-1,100 plays per partition at a later takeover.)
-        A seed from an ``epoch`` older than the record's is dropped."""
-        if epoch is None or epoch == self.epoch:
-            self._next.update(start)
+        A seed from an ``epoch`` older than the record's is dropped, and so is a
+        partition outside the current assignment."""
+        if epoch is not None and epoch != self.epoch:
+            log.info("seek of epoch %d dropped at epoch %d: %s", epoch, self.epoch, _offsets(start))
+            return
+        if self._assigned is not None:
+            start = {tp: o for tp, o in start.items() if tp in self._assigned}
+        self._next.update(start)
+        log.info("seeded at epoch %d: %s", self.epoch, _offsets(start))
 
     def folded(self, messages: Iterable[Delivered]) -> None:
         """A batch is done: its examples, dead letters and states are with the producer."""
@@ -121,11 +131,22 @@ class FoldedOffsets:
     def partitions(self) -> dict[TP, int]:
         return dict(self._next)
 
+    def assigned(self, tps: Iterable[TP]) -> None:
+        """A new assignment: the record keeps only partitions in it, until seeded."""
+        self.epoch += 1
+        self._assigned = frozenset(tps)
+        for tp in [tp for tp in self._next if tp not in self._assigned]:
+            del self._next[tp]
+
     def forget(self, tps: Iterable[TP]) -> None:
         """Partitions revoked: their next owner's progress is what counts now."""
         self.epoch += 1
         for tp in tps:
             self._next.pop(tp, None)
+
+
+def _offsets(start: Mapping[TP, int]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in sorted(start.items()))
 
 
 #: The one record of this worker process (the app has one plays agent).
@@ -231,6 +252,12 @@ class PlaysConsumer(Consumer):
 
     #: Topics whose commits follow :data:`FOLDED` (set by the app).
     folded_topics: frozenset[str] = frozenset()
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # Before Faust's own handlers, which start the recovery that seeks: a seek
+        # from here on reads this assignment.
+        FOLDED.assigned(tp for tp in assigned if tp.topic in self.folded_topics)
+        await super().on_partitions_assigned(assigned, generation_id)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         epoch = FOLDED.epoch

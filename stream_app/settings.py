@@ -47,42 +47,43 @@ class StreamSettings(BaseSettings):
     #: then freezes what survived (``gc.freeze``), so the collector stops re-walking
     #: the listener state, which lives long and holds no cycles (0 = never).
     gc_freeze_every_s: float = 60.0
-    #: Level of Faust's table-recovery logger (e.g. "info": each recovery's offsets and
-    #: progress, what to read when a worker seems stuck after a rebalance); empty:
+    #: Level of the logs of what a rebalance does (e.g. "info"): Faust's table recovery
+    #: (its offsets and progress) and the plays agent's offset record (each seed). What
+    #: to read when a worker seems stuck or re-reads plays after a rebalance; empty:
     #: the worker's own level.
-    recovery_log_level: str = ""
+    rebalance_log_level: str = ""
 
 
-def recovery_logging(level: str) -> dict[str, Any] | None:
-    """Faust's ``logging_config`` that shows table recovery at ``level``, or None.
+#: The loggers ``rebalance_log_level`` applies to.
+REBALANCE_LOGGERS = ("faust.tables.recovery", "encore.offsets")
 
-    The worker's own handler drops records below the worker's level, so recovery
-    gets a handler of its own; ``merge`` keeps the rest of Faust's configuration.
 
-    >>> recovery_logging("") is None
+def rebalance_logging(level: str) -> dict[str, Any] | None:
+    """Faust's ``logging_config`` that shows :data:`REBALANCE_LOGGERS` at ``level``.
+
+    The worker's own handler drops records below the worker's level, so these get a
+    handler of their own; ``merge`` keeps the rest of Faust's configuration.
+
+    >>> rebalance_logging("") is None
     True
-    >>> recovery_logging("info")["loggers"]["faust.tables.recovery"]["level"]
+    >>> rebalance_logging("info")["loggers"]["encore.offsets"]["level"]
     'INFO'
     """
     if not level:
         return None
     level = level.upper()
+    handler = {
+        "level": level,
+        "class": "logging.StreamHandler",
+        "formatter": "default",
+        "stream": "ext://sys.stdout",
+    }
     return {
         "merge": True,
-        "handlers": {
-            "recovery": {
-                "level": level,
-                "class": "logging.StreamHandler",
-                "formatter": "default",
-                "stream": "ext://sys.stdout",
-            }
-        },
+        "handlers": {"rebalance": handler},
         "loggers": {
-            "faust.tables.recovery": {
-                "level": level,
-                "handlers": ["recovery"],
-                "propagate": False,
-            }
+            name: {"level": level, "handlers": ["rebalance"], "propagate": False}
+            for name in REBALANCE_LOGGERS
         },
     }
 

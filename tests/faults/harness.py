@@ -257,8 +257,9 @@ def stream_run(
     # A key of this run's own: the test never touches the developer's snapshot key.
     own["ENCORE_SNAPSHOT_KEY"] = uuid.uuid4().hex
     own.update(FAST_FAILOVER)
-    # A worker stuck after a rebalance shows where in Faust's recovery it stopped.
-    own["ENCORE_RECOVERY_LOG_LEVEL"] = "info"
+    # A worker stuck after a rebalance shows where in Faust's recovery it stopped, and
+    # each seed of the plays agent's offset record is in the log.
+    own["ENCORE_REBALANCE_LOG_LEVEL"] = "info"
     own["COLUMNS"] = "200"
     own.update(extra_env or {})
     env = {**os.environ, **namespace.env(), **own}

@@ -114,3 +114,31 @@ def test_a_seek_that_began_before_a_revocation_does_not_seed_after_it() -> None:
     assert folded.partitions() == {}
     folded.seed({A: 240}, epoch=folded.epoch)
     assert folded.partitions() == {A: 240}
+
+
+def test_a_seek_between_revocation_and_assignment_seeds_nothing_of_the_old_assignment() -> None:
+    # The worker held A and B; a rebalance revokes both and assigns only B. A seek that
+    # began after the revocation still read the old assignment (A and B, no commits: 0).
+    folded = FoldedOffsets()
+    folded.assigned([A, B])
+    folded.seed({A: 0, B: 0}, epoch=folded.epoch)
+    folded.forget([A, B])
+    epoch = folded.epoch
+    folded.assigned([B])
+    folded.seed({A: 0, B: 0}, epoch=epoch)
+    assert folded.partitions() == {}
+    # The new assignment's own seek seeds B only, even if it names A too.
+    folded.seed({A: 0, B: 57}, epoch=folded.epoch)
+    assert folded.partitions() == {B: 57}
+    # A later takeover of A starts from its committed offset, not a stale 0.
+    folded.forget([B])
+    folded.assigned([A, B])
+    folded.seed({A: 1088, B: 300}, epoch=folded.epoch)
+    assert folded.partitions() == {A: 1088, B: 300}
+
+
+def test_an_assignment_drops_the_record_of_partitions_it_does_not_hold() -> None:
+    folded = FoldedOffsets()
+    folded.seed({A: 10, B: 20})
+    folded.assigned([B])
+    assert folded.partitions() == {B: 20}
