@@ -19,8 +19,10 @@ offsets:
   it commits need not start at the committed offset.
 
 One to twenty plays were lost in some runs; none were counted twice, because plays
-are de-duplicated by event id. With this module, 7 of 27 runs had skipped offsets
-filled (24 in all) and all 27 ended in the offline end state.
+are de-duplicated by event id. With this module (97 runs over five revisions of it on
+2026-12-03, the last 12 on the final code), every run that drained ended in the
+offline end state, 37 of them with skipped offsets filled; one run timed out waiting
+for the survivor to take every partition over.
 
 So the agent keeps, per partition, the offset after the last message it folded in
 (:class:`FoldedOffsets`). The record is seeded with the very offsets Faust seeks an
