@@ -90,8 +90,10 @@ class Listening:
         self.features: dict[str, ListenerState] = {}
         self.labels: dict[str, LabelState] = {}
         self.label_counts: dict[str, LabelCounts] = {}
-        #: Highest event time seen per partition of `plays`.
-        self.partition_max: dict[int, float] = {}
+        #: Per partition of `plays`, how far in event time it got: the highest play time
+        #: seen since the last reload, which starts it at the earliest latest play among
+        #: the partition's listeners (see :meth:`reload`).
+        self.partition_progress: dict[int, float] = {}
         self.processor = self._new_processor()
 
     def _new_processor(self) -> PlayProcessor:
@@ -104,10 +106,10 @@ class Listening:
 
     @property
     def watermark(self) -> float:
-        """Slowest partition's highest event time, minus the allowed lateness."""
-        if not self.partition_max:
+        """Slowest partition's progress in event time, minus the allowed lateness."""
+        if not self.partition_progress:
             return -math.inf
-        return min(self.partition_max.values()) - self.settings.allowed_lateness_s
+        return min(self.partition_progress.values()) - self.settings.allowed_lateness_s
 
     def reload(
         self, listeners: Iterable[str] | None = None, partition_of: Callable[[str], int] | None = None
@@ -138,12 +140,13 @@ class Listening:
             raw = self.table.get(user_id)
             if raw is not None:
                 self._adopt(user_id, raw)
-        self.partition_max.clear()
+        progress = self.partition_progress
+        progress.clear()
         if partition_of is not None:
             for user_id, features in self.features.items():
                 if math.isfinite(features.latest):
                     p = partition_of(user_id)
-                    self.partition_max[p] = min(self.partition_max.get(p, math.inf), features.latest)
+                    progress[p] = min(progress.get(p, math.inf), features.latest)
         self.processor = self._new_processor()
         return len(self.features)
 
@@ -174,7 +177,7 @@ class Listening:
         first deliver the batch's examples (the stream app does).
         """
         out = BatchOutcome()
-        top = self.partition_max
+        top = self.partition_progress
         for play, partition in zip(plays, partitions or [0] * len(plays), strict=True):
             if play.ts > top.get(partition, -math.inf):
                 top[partition] = play.ts
