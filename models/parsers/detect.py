@@ -4,9 +4,9 @@ The first 256 KiB are decoded: JSON is told by the keys of its first records
 (``ts`` + ``master_metadata_*`` is extended history, ``endTime`` + ``msPlayed`` is
 account data, ``listened_at`` + ``track_metadata`` is ListenBrainz), text by its
 first lines (a canonical CSV header, a Last.fm scrobble export's ``uts,utc_time,...``
-header, six tab-separated Last.fm 1K columns, or JODIE's
-``user<TAB>item<TAB>seconds``). An empty JSON array goes by the file name, as Spotify
-names its files.
+header or lastfm-to-csv's ``artist,album,track,31 Jan 2021 14:05`` rows, six
+tab-separated Last.fm 1K columns, or JODIE's ``user<TAB>item<TAB>seconds``). An
+empty JSON array goes by the file name, as Spotify names its files.
 
 >>> import gzip, tempfile
 >>> from pathlib import Path

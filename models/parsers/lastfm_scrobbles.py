@@ -1,11 +1,18 @@
-"""A Last.fm listener's scrobble export: the "Recent Tracks" CSV that lastfm.ghan.nl (and
-benjaminbenben's lastfm-to-csv) write.
+"""A Last.fm listener's scrobble export, in the two CSV layouts people download.
 
-Header ``uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid``, values
-often quoted, newest scrobble first. Columns are found by their header name.
+- **lastfm.ghan.nl** ("Recent Tracks"): header
+  ``uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid``, values often
+  quoted, newest scrobble first. ``uts`` (Unix seconds) is the time; ``utc_time``
+  ("17 May 2026, 12:54") is read only where ``uts`` is empty.
+- **benjaminbenben's lastfm-to-csv**: ``artist,album,track,date`` with no header (its
+  newer service worker writes the header ``artist,album,name,date``). Commas and
+  quotes are stripped from every value and the date is UTC to the minute ("31 Jan
+  2021 14:05"); the row of a track still playing has no date and is skipped as
+  ``now playing``.
 
-- ``uts`` (Unix seconds) is the time. ``utc_time`` ("17 May 2026, 12:54") is read
-  only where ``uts`` is empty.
+Columns are found by their header name where there is a header. Both layouts are one
+format, ``lastfm-scrobbles``:
+
 - A scrobble is a counted play: Last.fm takes one after half the track or four
   minutes, so ``ms_played`` is unknown.
 - The track id is `track_key` of the names, as for Spotify exports, ListenBrainz and
@@ -13,7 +20,8 @@ often quoted, newest scrobble first. Columns are found by their header name.
   MBID, depending on the client that scrobbled it, so an MBID id would split the song
   in two.
 - The listener is ``--user`` when given. Otherwise it is the name in the export's own
-  file name (``scrobbles-{user}-{unix time}.csv``), else the folder name.
+  file name (``scrobbles-{user}-{unix time}.csv`` from ghan, ``{user}.csv`` from
+  lastfm-to-csv), else the folder name.
 - A row without a track or artist name is skipped as ``no track or artist``.
 
 >>> import io
@@ -34,10 +42,25 @@ often quoted, newest scrobble first. Columns are found by their header name.
 ('2026-05-17T12:50:00+00:00', Skip(reason='no track or artist'))
 >>> print(bad)
 exports/scrobbles-jbtwaalf-1779100000.csv line 5: bad uts 'soon' (expected Unix seconds)
+
+lastfm-to-csv's layout, named after its listener:
+
+>>> text = '''Nelly Furtado,Loose,Say It Right,
+... Nelly Furtado,Loose,Say It Right,17 May 2026 12:54
+... Björk,Homogenic,Jóga,17 May 2026 1254
+... '''
+>>> playing, first, bad = parse(io.StringIO(text), ParseContext(Path("downloads/jbtwaalf.csv")))
+>>> playing, first.user_id, first.played_at.isoformat()
+(Skip(reason='now playing'), 'jbtwaalf', '2026-05-17T12:54:00+00:00')
+>>> first.track_id == track_key("Nelly Furtado", "Say It Right")
+True
+>>> print(bad)
+downloads/jbtwaalf.csv line 3: bad date '17 May 2026 1254' (expected like '31 Jan 2021 14:05')
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -47,25 +70,70 @@ from models.events import PlayEvent
 from models.parsers.canonical_csv import csv_records, has_header, header_names
 from models.parsers.context import ParseContext
 from models.parsers.records import build_event, name_key
-from models.parsers.report import NO_TRACK, Reject, Skip
+from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip
 
 FORMAT = "lastfm-scrobbles"
 SOURCE = "lastfm"
+#: Columns of lastfm.ghan.nl's header that the parser reads.
 REQUIRED = ("uts", "utc_time", "artist", "track")
+#: lastfm-to-csv's columns: its header where it writes one, else their order.
+TO_CSV_COLUMNS = ("artist", "album", "name", "date")
 _FILE_USER = re.compile(r"^scrobbles-(.+)-\d{9,}\.csv", re.IGNORECASE)
 _UTS = re.compile(r"\s*(\d{9,11})\s*")
+#: lastfm-to-csv strips the comma Last.fm puts after the year; both are read.
+_DATES = ("%d %b %Y %H:%M", "%d %b %Y, %H:%M")
 #: Scrobbles before Last.fm existed are no real scrobbles.
 _FIRST = datetime(2002, 1, 1, tzinfo=UTC)
 
 
+def _date(text: str) -> datetime | None:
+    """A lastfm-to-csv date ("31 Jan 2021 14:05", UTC), or ``None`` if ``text`` is none."""
+    for layout in _DATES:
+        try:
+            return datetime.strptime(text.strip(), layout).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _headerless(fields: list[str]) -> bool:
+    """A lastfm-to-csv row: four columns, the last a date or empty (now playing)."""
+    return len(fields) == 4 and (not fields[3].strip() or _date(fields[3]) is not None)
+
+
 def looks_like(lines: list[str]) -> bool:
-    """True when the first non-blank line is the export's header."""
-    return has_header(lines, REQUIRED)
+    """True when the first non-blank line is either header, or is a headerless
+    lastfm-to-csv row and at least half the sampled lines are such rows with a date
+    (a few broken rows do not hide the format; their parse rejects them one by one)."""
+    if has_header(lines, REQUIRED) or has_header(lines, TO_CSV_COLUMNS):
+        return True
+    try:
+        rows = list(csv.reader(line for line in lines if line.strip()))
+    except csv.Error:
+        return False
+    dated = sum(1 for row in rows if _headerless(row) and row[3].strip())
+    return bool(rows) and _headerless(rows[0]) and 2 * dated >= len(rows)
 
 
-def listener(ctx: ParseContext) -> str:
+def _columns(fields: list[str]) -> tuple[dict[str, int], bool] | None:
+    """Where ``artist``, ``track`` and the time are in a file whose first record is
+    ``fields``, and whether that record is a header; ``None`` for neither layout."""
+    names = header_names(fields)
+    if set(REQUIRED) <= set(names):
+        return {name: at for at, name in enumerate(names)}, True
+    if set(TO_CSV_COLUMNS) <= set(names):
+        index = {name: at for at, name in enumerate(names)}
+        return index | {"track": index["name"]}, True
+    if _headerless(fields):
+        return {"artist": 0, "album": 1, "track": 2, "date": 3}, False
+    return None
+
+
+def listener(ctx: ParseContext, *, to_csv: bool = False) -> str:
     """``--user``, else the export's file name, else the folder (see the module)."""
     if ctx.user is None or not ctx.user.strip():
+        if to_csv:
+            return ctx.path.name.split(".", 1)[0] or ctx.fallback_user
         m = _FILE_USER.match(ctx.path.name)
         if m is not None:
             return m.group(1)
@@ -83,6 +151,17 @@ def _played_at(uts: str, utc_time: str) -> datetime:
             stamp = datetime.strptime(utc_time.strip(), "%d %b %Y, %H:%M").replace(tzinfo=UTC)
         except ValueError:
             raise ValueError(f"no uts, and bad utc_time {utc_time.strip()[:40]!r}") from None
+    return _checked(stamp)
+
+
+def _dated(date: str) -> datetime:
+    stamp = _date(date)
+    if stamp is None:
+        raise ValueError(f"bad date {date.strip()[:40]!r} (expected like '31 Jan 2021 14:05')")
+    return _checked(stamp)
+
+
+def _checked(stamp: datetime) -> datetime:
     if stamp < _FIRST:
         raise ValueError(f"scrobble time {stamp.isoformat()} is before 2002")
     return stamp
@@ -91,28 +170,43 @@ def _played_at(uts: str, utc_time: str) -> datetime:
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one scrobble export, in file order."""
     index: dict[str, int] | None = None
-    user = listener(ctx)
+    width = 0
+    user = ctx.fallback_user
     for number, fields in csv_records(stream):
         where = ctx.where(number)
         if isinstance(fields, str):
             yield ctx.reject(where, fields)
             continue
         if index is None:
-            names = header_names(fields)
-            if not set(REQUIRED) <= set(names):
-                yield ctx.reject(where, f"no header naming {','.join(REQUIRED)}", ",".join(fields))
+            found = _columns(fields)
+            if found is None:
+                yield ctx.reject(
+                    where,
+                    f"no header naming {','.join(REQUIRED)} (or {','.join(TO_CSV_COLUMNS)}), "
+                    "and no artist,album,track,date row",
+                    ",".join(fields),
+                )
                 return
-            index = {name: at for at, name in enumerate(names)}
-            continue
-        if len(fields) != len(index):
-            yield ctx.reject(where, f"expected {len(index)} columns, got {len(fields)}", ",".join(fields))
+            index, is_header = found
+            width = len(fields)
+            user = listener(ctx, to_csv="date" in index)
+            if is_header:
+                continue
+        if len(fields) != width:
+            yield ctx.reject(where, f"expected {width} columns, got {len(fields)}", ",".join(fields))
             continue
         artist, track = fields[index["artist"]], fields[index["track"]]
         if not artist.strip() or not track.strip():
             yield Skip(NO_TRACK)
             continue
+        if "date" in index and not fields[index["date"]].strip():
+            yield Skip(NOW_PLAYING)
+            continue
         try:
-            played_at = _played_at(fields[index["uts"]], fields[index["utc_time"]])
+            if "date" in index:
+                played_at = _dated(fields[index["date"]])
+            else:
+                played_at = _played_at(fields[index["uts"]], fields[index["utc_time"]])
             track_id = name_key(artist, track)
         except ValueError as error:
             yield ctx.reject(where, str(error), ",".join(fields))

@@ -12,6 +12,7 @@ from parser_data import parsed
 from models.events import PlayEvent
 from models.parsers import parse_paths
 from models.parsers.detect import detect_format
+from models.parsers.report import UnusableInput
 
 HEADER = ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"]
 
@@ -92,3 +93,66 @@ def test_a_file_without_the_header_is_refused_once(tmp_path: Path) -> None:
     report = parse_paths([path], format="lastfm")
     assert report.accepted == 0 and len(report.rejects) == 1
     assert report.rejects[0].reason.startswith("no header naming uts,utc_time,artist,track")
+
+
+def clean(text: str | None) -> str:
+    """A name as lastfm-to-csv writes it: commas and quotes stripped."""
+    return (text or "").replace(",", "").replace('"', "")
+
+
+def to_csv_export(plays: list[PlayEvent], path: Path, *, header: bool) -> Path:
+    """The plays as benjaminbenben's lastfm-to-csv writes them: no quoting, newest
+    first, times to the minute, a still-playing row on top."""
+    newest = sorted(plays, key=lambda p: p.played_at, reverse=True)
+    lines = ["artist,album,name,date"] if header else []
+    lines.append(f"{clean(newest[0].artist_name)},,{clean(newest[0].track_name)},")  # now playing
+    for p in newest:
+        when = p.played_at.strftime("%d %b %Y %H:%M")
+        lines.append(f"{clean(p.artist_name)},,{clean(p.track_name)},{when}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_a_real_history_from_lastfm_to_csv_reads_back_as_the_same_plays(header: bool, tmp_path: Path) -> None:
+    spotify = counted("ext_dryd33n")
+    path = to_csv_export(spotify, tmp_path / "jbtwaalf.csv", header=header)
+    assert detect_format(path) == "lastfm-scrobbles"
+    back = parse_paths([path])
+    assert back.rejected == 0 and back.skipped == {"now playing": 1}
+
+    def key(p: PlayEvent) -> tuple[object, ...]:
+        return (clean(p.track_name), clean(p.artist_name), p.played_at.replace(second=0))
+
+    assert sorted(map(key, back.events)) == sorted(map(key, spotify))
+    assert {p.user_id for p in back.events} == {"jbtwaalf"}
+    assert parse_paths([path], user="bob").events[0].user_id == "bob"
+
+
+def test_lastfm_to_csv_refusals_name_their_line_and_reason(tmp_path: Path) -> None:
+    path = tmp_path / "ana.csv"
+    path.write_text(
+        "Björk,Homogenic,Jóga,14 Nov 2023 22:13\n"
+        "Björk,Homogenic,Hunter,14 Nov 2023 2209\n"
+        "Björk,Homogenic,Bachelorette,01 Jan 1970 00:00\n"
+        ",Homogenic,,14 Nov 2023 22:01\n"
+        "Björk,Homogenic,5 Years\n"
+        "Björk,Homogenic,All Is Full of Love,14 Nov 2023 14:46\n",
+        encoding="utf-8",
+    )
+    report = parse_paths([path])
+    assert [p.track_name for p in report.events] == ["Jóga", "All Is Full of Love"]
+    assert report.events[0].played_at.isoformat() == "2023-11-14T22:13:00+00:00"
+    assert {r.location: r.reason for r in report.rejects} == {
+        "line 2": "bad date '14 Nov 2023 2209' (expected like '31 Jan 2021 14:05')",
+        "line 3": "scrobble time 1970-01-01T00:00:00+00:00 is before 2002",
+        "line 5": "expected 4 columns, got 3",
+    }
+    assert report.skipped == {"no track or artist": 1}
+
+
+def test_four_columns_without_a_date_are_no_lastfm_to_csv(tmp_path: Path) -> None:
+    path = tmp_path / "ana.csv"
+    path.write_text("Björk,Homogenic,Jóga,yesterday\nBjörk,Homogenic,Hunter,\n", encoding="utf-8")
+    with pytest.raises(UnusableInput, match="format not recognised"):
+        detect_format(path)
