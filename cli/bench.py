@@ -24,8 +24,10 @@ def register(app: typer.Typer) -> None:
     def bench(
         names: Annotated[
             list[str] | None,
-            typer.Argument(help="Benchmarks to run (default: all): learner ingest replay stream "
-                           "freshness lookup memory soak."),
+            typer.Argument(
+                help="Benchmarks to run (default: all): learner ingest replay stream "
+                "freshness lookup memory soak."
+            ),
         ] = None,
         quick: Annotated[bool, typer.Option("--quick", help="Short versions (minutes, not tens).")] = False,
         repeat: Annotated[int | None, typer.Option(help="Repetitions where a benchmark repeats.")] = None,

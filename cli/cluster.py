@@ -99,9 +99,7 @@ def up_command() -> None:
         err_console.print(f"[bold red]cluster up failed:[/] {exc}")
         raise typer.Exit(1) from None
     if result.jar_fetch and result.jar_fetch.fetched:
-        console.print(
-            f"fetched {result.jar_fetch.jars} Kafka jars in {result.jar_fetch.seconds:.1f} s"
-        )
+        console.print(f"fetched {result.jar_fetch.jars} Kafka jars in {result.jar_fetch.seconds:.1f} s")
     _print_cluster(result, settings)
     started = ", ".join(result.started) or "nothing (all reused)"
     console.print(f"[bold green]cluster up[/] in {result.seconds:.1f} s; started: {started}")

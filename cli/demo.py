@@ -30,7 +30,6 @@ from stream_app.recs_store import RecsReader, RecsWriter, StoredRecs, async_clie
 console = Console()
 
 
-
 def _figures(title: str, rows: dict[str, object]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("figure")

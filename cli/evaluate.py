@@ -18,7 +18,9 @@ def _fmt(value: float | None) -> str:
 
 
 def evaluate_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of plays (any parsed format).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files, folders or zip archives of plays (any parsed format).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")] = False,
     format: Annotated[
         str | None, typer.Option("--format", help="Force the input format (default: detected).")

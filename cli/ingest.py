@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("validate")
     def validate(
-        paths: Annotated[list[Path], typer.Argument(help="Files or folders of plays.")],
+        paths: Annotated[list[Path], typer.Argument(help="Files, folders or zip archives of plays.")],
         fmt: FormatOption = None,
         user: UserOption = None,
         as_json: JsonOption = False,
@@ -201,7 +201,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("import")
     def import_(
-        paths: Annotated[list[Path], typer.Argument(help="Files or folders of plays.")],
+        paths: Annotated[list[Path], typer.Argument(help="Files, folders or zip archives of plays.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Canonical CSV to write (.gz compresses).")],
         fmt: FormatOption = None,
         user: UserOption = None,

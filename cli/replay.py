@@ -16,6 +16,7 @@ from producers.publish import publish
 
 __all__ = ["publish", "register"]
 
+
 def register(app: typer.Typer) -> None:
     @app.command("replay")
     def replay_command(

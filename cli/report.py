@@ -11,7 +11,9 @@ from rich.console import Console
 
 
 def report_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of plays (any parsed format).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files, folders or zip archives of plays (any parsed format).")
+    ],
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the PNGs, report.html and evaluation.json.")
     ] = Path("reports"),

@@ -32,8 +32,9 @@ def _setup_logging(verbose: bool) -> None:
     redact.install()
     handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
     handler.addFilter(redact.RedactingFilter())  # records of any logger, once more
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler],
-                        format="%(message)s", force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], format="%(message)s", force=True
+    )
     # kafka-python, urllib3 and spotipy log every failed attempt; the poller reports
     # failures itself (status lines, backoff warnings), so theirs show with -v only.
     for noisy in ("kafka", "urllib3", "spotipy"):
@@ -60,9 +61,7 @@ def _summary(reports: dict[str, ListenerReport]) -> Table:
     for column in ("listener", "status", "produced", "newest play (cursor)", "lost gaps", "note"):
         table.add_column(column, justify="right" if column == "produced" else "left")
     for name, r in reports.items():
-        gaps = "; ".join(
-            f"{g.after:%Y-%m-%d %H:%M} .. {g.before:%Y-%m-%d %H:%M}" for g in r.losses
-        )
+        gaps = "; ".join(f"{g.after:%Y-%m-%d %H:%M} .. {g.before:%Y-%m-%d %H:%M}" for g in r.losses)
         table.add_row(
             name,
             f"[{_STYLE[r.status]}]{r.status.value}[/]",
@@ -150,9 +149,7 @@ def register(app: typer.Typer) -> None:
             settings = SpotifySettings()
             settings.require_client_id()
             settings.client_secret_value()
-            poller = build_poller(
-                settings, ClusterSettings(), listener, topic=topic, on_report=on_report
-            )
+            poller = build_poller(settings, ClusterSettings(), listener, topic=topic, on_report=on_report)
         except (SettingsError, ValueError) as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None

@@ -7,9 +7,11 @@
 | ``jodie`` | `jodie` | JODIE user/item/seconds TSV (the bundled Last.fm plays) |
 | ``spotify-account`` | `spotify_account` | ``StreamingHistory*.json`` account data |
 | ``spotify-extended`` | `spotify_extended` | ``Streaming_History_Audio_*`` / ``endsong_*`` |
+| ``listenbrainz`` | `listenbrainz` | ListenBrainz exports and API payloads |
+| ``lastfm-scrobbles`` | `lastfm_scrobbles` | Last.fm scrobble CSVs (lastfm.ghan.nl, lastfm-to-csv) |
 
 The format is told from the content (`detect_format`); gzip, bz2 and xz are
-transparent. Every parser gives plays, skips counted by reason (podcasts, episodes,
+transparent, and zip archives are read in place (`archive`). Every parser gives plays, skips counted by reason (podcasts, episodes,
 rows without a track) and rejects that name the file, the line or record, and the
 reason; a bad record never costs the good ones around it.
 

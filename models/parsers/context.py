@@ -11,6 +11,8 @@ download uses (they name the export, not the person).
 'ana'
 >>> ParseContext(Path("exports/ana/StreamingHistory0.json"), user="ana-42").fallback_user
 'ana-42'
+>>> ParseContext(Path("exports/ana.zip/Spotify Account Data/StreamingHistory0.json")).fallback_user
+'ana'
 >>> ParseContext(Path("plays.csv")).where(12)
 'line 12'
 >>> ParseContext(Path("endsong_0.json")).where(3, line=1)
@@ -47,9 +49,14 @@ def _folder_key(name: str) -> str:
     return " ".join(name.casefold().replace("_", " ").replace("-", " ").split())
 
 
+def folder_name(name: str) -> str:
+    """A folder's name, or a zip archive's without ``.zip`` (its files are read in place)."""
+    return name[:-4] if name.casefold().endswith(".zip") else name
+
+
 def folder_listener(path: Path) -> str:
     """The name of the nearest folder above ``path`` that is not a generic export folder."""
-    folders = [p.name for p in path.resolve().parents if p.name]
+    folders = [folder_name(p.name) for p in path.resolve().parents if p.name]
     for name in folders:
         if _folder_key(name) not in _GENERIC_FOLDERS:
             return name

@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import itertools
 import lzma
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def guess_format(path: Path) -> str | None:
     try:
         with open_text(path) as text:
             head = text.read(SAMPLE_CHARS)
-    except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile) as error:
         raise UnusableInput(str(path), f"cannot be read ({error})") from None
     if not head.strip():
         return None

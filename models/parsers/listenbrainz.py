@@ -6,7 +6,7 @@ track_name, release_name, additional_info {spotify_id, duration_ms, ...},
 mbid_mapping}, recording_msid, inserted_at, user_name}``. ``listened_at`` may also be
 ISO-8601 text (some third-party exporters write it so). Only the fields above are
 read, and the export's other files (``user.json``, ``feedback.jsonl``) are no listens,
-so a folder holding the unzipped export reads as its listens.
+so the export's zip, or the folder it unzips to, reads as its listens.
 
 - ListenBrainz, like Last.fm, takes a listen only after half the track or four
   minutes were played, so every listen is a counted play (``ms_played`` unknown).
@@ -47,10 +47,11 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from models.events import PlayEvent
-from models.parsers.context import ParseContext
+from models.parsers.context import ParseContext, folder_name
 from models.parsers.json_stream import iter_objects
 from models.parsers.records import build_event, name_key, parse_timestamp, text_field
-from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip
+from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip, UnusableInput
+from models.parsers.source import open_text
 
 FORMAT = "listenbrainz"
 SOURCE = "listenbrainz"
@@ -86,14 +87,15 @@ def listener(ctx: ParseContext) -> str:
     folder = ctx.path.parent
     while _YEAR.fullmatch(folder.name) or folder.name.casefold() == "listens":
         folder = folder.parent
-    if folder != ctx.path.parent:  # inside an unzipped export
+    if folder != ctx.path.parent:  # inside an export, zipped or not
         try:
-            name = json.loads((folder / "user.json").read_text(encoding="utf-8")).get("username")
-        except (OSError, ValueError, AttributeError):
+            with open_text(folder / "user.json") as text:  # in a folder or in the zip itself
+                name = json.loads(text.read()).get("username")
+        except (UnusableInput, OSError, ValueError, AttributeError):
             name = None
         if isinstance(name, str) and name.strip():
             return name.strip()
-        return folder.resolve().name or ctx.fallback_user
+        return folder_name(folder.resolve().name) or ctx.fallback_user
     return ctx.fallback_user
 
 

@@ -3,8 +3,10 @@
 ``parse_paths`` reads everything into a `ParseReport`; ``iter_paths`` streams the
 plays and fills the report as it goes (for files too big to hold). A folder stands
 for the files inside it (recursively, hidden ones left out) that are in a known
-format; files in no known format inside a folder are listed as ``ignored``, while a
-file named directly must be usable. Missing paths, unknown formats and folders
+format, and so does a zip archive, named or inside a folder (Spotify's
+``my_spotify_data.zip`` is read in place, :mod:`models.parsers.archive`). Files in no
+known format inside a folder or archive are listed as ``ignored``, while a file named
+directly must be usable. Missing paths, unknown formats and folders
 without any usable file raise ``UnusableInput`` before a single play is produced.
 
 >>> import tempfile
@@ -31,6 +33,7 @@ models.parsers.report.UnusableInput: ...missing.csv: no such file or directory
 from __future__ import annotations
 
 import lzma
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -38,6 +41,7 @@ from typing import TextIO
 
 from models.events import PlayEvent
 from models.parsers import (
+    archive,
     canonical_csv,
     jodie,
     lastfm_1k,
@@ -108,9 +112,20 @@ def _fits(path: Path, fmt: str) -> bool:
     return name.endswith(_SUFFIXES[fmt])
 
 
+def _inside(folder: Path) -> list[Path]:
+    """The files a folder or zip archive stands for: its own, and those of the archives
+    in it, hidden ones left out, in name order."""
+    if archive.is_archive(folder):
+        return archive.members(folder)
+    files: list[Path] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, folder)):
+        files.extend(archive.members(path) if archive.is_archive(path) else [path])
+    return files
+
+
 def _folder_files(folder: Path, fmt: str | None, ignored: list[str]) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, folder)):
+    for path in _inside(folder):
         try:
             guessed = guess_format(path)
         except UnusableInput:
@@ -137,7 +152,7 @@ def plan_paths(
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
-        if path.is_dir():
+        if path.is_dir() or archive.is_archive(path):
             found = _folder_files(path, fmt, ignored)
         elif path.exists():
             found = [(path, fmt or detect_format(path))]
@@ -171,7 +186,7 @@ def _run(
                         report.count_skip(outcome.reason)
                     else:
                         report.add_reject(outcome)
-        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+        except (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile) as error:
             where = f"after {outcomes} records"
             report.add_reject(Reject(str(path), where, f"file is truncated or corrupt ({error})"))
 

@@ -29,9 +29,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO, cast
 
+from models.parsers import archive
 from models.parsers.report import UnusableInput
-
-_ZIP = b"PK\x03\x04"
 
 
 def _decompressed(raw: BinaryIO, head: bytes) -> BinaryIO:
@@ -65,12 +64,14 @@ def _peek(stream: BinaryIO, size: int) -> bytes:
 def open_text(path: Path) -> Iterator[TextIO]:
     """Open ``path`` for reading as text with untranslated line endings.
 
-    Raises ``UnusableInput`` when the file is missing, a folder, unreadable or a zip
-    archive. A corrupt compressed stream raises ``OSError``/``EOFError`` while reading.
+    ``path`` may name a file inside a zip archive (:mod:`models.parsers.archive`).
+    Raises ``UnusableInput`` when the file is missing, a folder, unreadable or itself a
+    zip archive. A corrupt compressed stream raises ``OSError``/``EOFError`` while reading.
     """
     with ExitStack() as stack:
+        inside = archive.locate(path) is not None
         try:
-            raw = stack.enter_context(path.open("rb"))
+            raw = stack.enter_context(archive.open_member(path) if inside else path.open("rb"))
         except FileNotFoundError:
             raise UnusableInput(str(path), "no such file or directory") from None
         except IsADirectoryError:
@@ -78,8 +79,9 @@ def open_text(path: Path) -> Iterator[TextIO]:
         except OSError as error:
             raise UnusableInput(str(path), f"cannot be read ({error.strerror or error})") from None
         magic = _peek(raw, 8)
-        if magic.startswith(_ZIP):
-            raise UnusableInput(str(path), "is a zip archive: unzip it and pass the folder")
+        if magic.startswith(archive.MAGIC):
+            how = "unzip the outer one first" if inside else "name it as a path to read its files"
+            raise UnusableInput(str(path), f"is a zip archive ({how})")
         binary = stack.enter_context(_decompressed(raw, magic))
         try:
             head = _peek(binary, 4)

@@ -1,10 +1,12 @@
 """ListenBrainz listens: real listening histories written out as an export, read back
-exactly; the export's own folder layout; refusals by reason."""
+exactly; the export's own folder layout, zipped or not; refusals by reason."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -64,7 +66,7 @@ def test_a_real_history_reads_back_as_the_same_plays(folder: str, tmp_path: Path
     )
 
 
-def test_the_unzipped_export_folder_reads_as_its_listens_only(tmp_path: Path) -> None:
+def test_the_export_folder_or_zip_reads_as_its_listens_only(tmp_path: Path) -> None:
     plays = counted("ext_erickmay")[:300]
     root = tmp_path / "listenbrainz_ana_1700000000"
     (root / "listens" / "2020").mkdir(parents=True)
@@ -81,8 +83,18 @@ def test_the_unzipped_export_folder_reads_as_its_listens_only(tmp_path: Path) ->
     # it, the folder holding listens/ does; a listener given on the command line wins.
     assert {p.user_id for p in report.events} == {"ana"}
     assert {p.user_id for p in parse_paths([root], user="bob").events} == {"bob"}
+    # As ListenBrainz ships it, a zip of that folder's contents, read in place.
+    zipped = tmp_path / "downloads" / "listenbrainz_ana_1700000000.zip"
+    zipped.parent.mkdir()
+    shutil.make_archive(str(zipped.with_suffix("")), "zip", root)
+    from_zip = parse_paths([zipped])
+    assert [p.model_dump() for p in from_zip.events] == [p.model_dump() for p in report.events]
     (root / "user.json").unlink()
     assert {p.user_id for p in parse_paths([root]).events} == {"listenbrainz_ana_1700000000"}
+    with zipfile.ZipFile(zipped, "w") as archive:  # no user.json: the archive's name, as the folder's
+        for path in (root / "listens").rglob("*.jsonl*"):
+            archive.write(path, path.relative_to(root).as_posix())
+    assert {p.user_id for p in parse_paths([zipped]).events} == {"listenbrainz_ana_1700000000"}
 
 
 def test_an_older_export_as_one_json_array(tmp_path: Path) -> None:
