@@ -9,11 +9,13 @@
 | ``spotify-extended`` | `spotify_extended` | ``Streaming_History_Audio_*`` / ``endsong_*`` |
 | ``listenbrainz`` | `listenbrainz` | ListenBrainz exports and API payloads |
 | ``lastfm-scrobbles`` | `lastfm_scrobbles` | Last.fm scrobble CSVs (lastfm.ghan.nl, lastfm-to-csv) |
+| ``named-csv`` | `named_csv` | other tools' CSVs, columns found by their usual names |
 
 The format is told from the content (`detect_format`); gzip, bz2 and xz are
-transparent, and zip archives are read in place (`archive`). Every parser gives plays, skips counted by reason (podcasts, episodes,
-rows without a track) and rejects that name the file, the line or record, and the
-reason; a bad record never costs the good ones around it.
+transparent, and zip archives are read in place (`archive`). Every parser gives
+plays, skips counted by reason (podcasts, episodes, rows without a track) and rejects
+that name the file, the line or record, and the reason; a bad record never costs the
+good ones around it.
 
 >>> import gzip, tempfile
 >>> from pathlib import Path

@@ -134,7 +134,8 @@ def csv_records(stream: TextIO) -> Iterator[tuple[int, list[str] | str]]:
             break
 
 
-def _whole(text: str, name: str) -> int | None:
+def whole_cell(text: str, name: str) -> int | None:
+    """A cell's whole number (``None`` when blank); ``ValueError`` names ``name``."""
     if not text.strip():
         return None
     match = _WHOLE.fullmatch(text)
@@ -145,7 +146,8 @@ def _whole(text: str, name: str) -> int | None:
     return int(match.group(1))
 
 
-def _flag(text: str) -> bool | None:
+def flag_cell(text: str) -> bool | None:
+    """A cell's true/false (``None`` when blank), as ``skipped``."""
     value = text.strip().casefold()
     if not value:
         return None
@@ -170,15 +172,15 @@ def _row(fields: list[str], index: dict[str, int], ctx: ParseContext) -> PlayEve
     ms_played = seq = None
     skipped = None
     try:
-        ms_played = _whole(get("ms_played"), "ms_played")
+        ms_played = whole_cell(get("ms_played"), "ms_played")
     except ValueError as error:
         problems.append(str(error))
     try:
-        seq = _whole(get("seq"), "seq")
+        seq = whole_cell(get("seq"), "seq")
     except ValueError as error:
         problems.append(str(error))
     try:
-        skipped = _flag(get("skipped"))
+        skipped = flag_cell(get("skipped"))
     except ValueError as error:
         problems.append(str(error))
     event = build_event(

@@ -5,8 +5,9 @@ The first 256 KiB are decoded: JSON is told by the keys of its first records
 account data, ``listened_at`` + ``track_metadata`` is ListenBrainz), text by its
 first lines (a canonical CSV header, a Last.fm scrobble export's ``uts,utc_time,...``
 header or lastfm-to-csv's ``artist,album,track,31 Jan 2021 14:05`` rows, six
-tab-separated Last.fm 1K columns, or JODIE's ``user<TAB>item<TAB>seconds``). An
-empty JSON array goes by the file name, as Spotify names its files.
+tab-separated Last.fm 1K columns, JODIE's ``user<TAB>item<TAB>seconds``, or last any
+CSV header naming a time and a track). An empty JSON array goes by the file name, as
+Spotify names its files.
 
 >>> import gzip, tempfile
 >>> from pathlib import Path
@@ -40,6 +41,7 @@ from models.parsers import (
     lastfm_1k,
     lastfm_scrobbles,
     listenbrainz,
+    named_csv,
     spotify_account,
     spotify_extended,
 )
@@ -55,6 +57,7 @@ FORMAT_NAMES = (
     spotify_extended.FORMAT,
     listenbrainz.FORMAT,
     lastfm_scrobbles.FORMAT,
+    named_csv.FORMAT,
 )
 SAMPLE_CHARS = 1 << 18
 SAMPLE_LINES = 20
@@ -103,6 +106,8 @@ def guess_format(path: Path) -> str | None:
         return lastfm_1k.FORMAT
     if jodie.looks_like(lines):
         return jodie.FORMAT
+    if named_csv.looks_like(lines):  # the loosest: any header naming a time and a track
+        return named_csv.FORMAT
     return None
 
 

@@ -47,6 +47,7 @@ from models.parsers import (
     lastfm_1k,
     lastfm_scrobbles,
     listenbrainz,
+    named_csv,
     spotify_account,
     spotify_extended,
 )
@@ -66,6 +67,7 @@ PARSERS: dict[str, Parser] = {
     spotify_extended.FORMAT: spotify_extended.parse,
     listenbrainz.FORMAT: listenbrainz.parse,
     lastfm_scrobbles.FORMAT: lastfm_scrobbles.parse,
+    named_csv.FORMAT: named_csv.parse,
 }
 _ALIASES = {
     "canonical": "csv",
@@ -74,6 +76,7 @@ _ALIASES = {
     "extended": "spotify-extended",
     "lastfm": "lastfm-scrobbles",
     "lastfmscrobbles": "lastfm-scrobbles",
+    "named": "named-csv",
 }
 #: File name endings a forced format takes inside a folder when content says nothing.
 _SUFFIXES = {
@@ -84,6 +87,7 @@ _SUFFIXES = {
     "spotify-extended": (".json",),
     "listenbrainz": (".json", ".jsonl"),
     "lastfm-scrobbles": (".csv",),
+    "named-csv": (".csv",),
 }
 _COMPRESSED = (".gz", ".bz2", ".xz")
 

@@ -1,0 +1,213 @@
+"""A CSV of plays written by some other tool: columns found by their usual names.
+
+Datasets and exporters each name the same columns differently (Kaggle's Spotify
+streaming history has ``ts,ms_played,track_name,artist_name,spotify_track_uri,skipped``;
+others write ``timestamp,username,artist,title`` or ``date,time,artist,song``). A
+header is read when it names a time and a track, in any of the names of
+:data:`ALIASES` (case, spaces and hyphens do not matter); other columns are ignored.
+The project's own CSV and Last.fm's exports have their own parsers and are told
+apart first.
+
+- Times: ISO-8601 (``2013-07-08 02:44:34``; naive is UTC, as Spotify writes it),
+  Unix seconds or milliseconds, or Last.fm's ``31 Jan 2021 14:05``. Separate
+  ``date`` and ``time`` columns are joined.
+- The track id is `track_key` of the artist and track names, as for every other
+  source, so the same song gets one id from all of them; a Spotify URI is kept as
+  ``track_uri``. A file without names uses its ``track_id`` (or URI) column.
+- The listener is the ``user`` column where there is one, else ``--user``, else the
+  folder name.
+- ``ms_played`` and ``skipped`` are read where present; a row without a track is
+  skipped as ``no track or artist``, a podcast episode's (a CSV made from Spotify's
+  JSON keeps ``episode_name``) as ``episode``.
+
+>>> import io
+>>> from pathlib import Path
+>>> from models.events import track_key
+>>> from models.parsers.context import ParseContext
+>>> text = '''ts,platform,ms_played,track_name,artist_name,spotify_track_uri,skipped
+... 2013-07-08 02:44:34,web player,3185,Say It Right,Nelly Furtado,spotify:track:7Kho,TRUE
+... 1373251474,web player,61865,Maneater,Nelly Furtado,,False
+... 2013-07-08 03:00:00,web player,,,,,
+... yesterday,web player,1000,Jóga,Björk,,
+... '''
+>>> first, second, skip, bad = parse(io.StringIO(text), ParseContext(Path("ana/history.csv")))
+>>> first.user_id, first.played_at.isoformat(), first.ms_played, first.skipped, first.track_uri
+('ana', '2013-07-08T02:44:34+00:00', 3185, True, 'spotify:track:7Kho')
+>>> first.track_id == track_key("Nelly Furtado", "Say It Right"), second.played_at.isoformat()
+(True, '2013-07-08T02:44:34+00:00')
+>>> skip
+Skip(reason='no track or artist')
+>>> print(bad)
+ana/history.csv line 5: bad ts 'yesterday' (expected ISO-8601, Unix time or '31 Jan 2021 14:05')
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TextIO
+
+from models.events import PlayEvent
+from models.parsers.canonical_csv import csv_records, flag_cell, whole_cell
+from models.parsers.context import ParseContext
+from models.parsers.records import build_event, name_key, parse_timestamp
+from models.parsers.report import EPISODE, NO_TRACK, Reject, Skip
+
+FORMAT = "named-csv"
+SOURCE = "csv"
+
+#: Each field the parser reads, and the column names that hold it, preferred first.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "played_at": (
+        "played_at", "ts", "timestamp", "listened_at", "scrobble_time", "played_time",
+        "date_played", "end_time", "endtime", "datetime", "time", "date",
+    ),
+    "user_id": ("user_id", "userid", "user", "username", "user_name", "listener", "listener_id"),
+    "track_name": (
+        "track_name", "master_metadata_track_name", "trackname", "track", "track_title",
+        "title", "song_name", "song", "name",
+    ),
+    "artist_name": (
+        "artist_name", "master_metadata_album_artist_name", "artistname", "artist", "artists",
+    ),
+    "track_uri": ("spotify_track_uri", "track_uri", "uri"),
+    "track_id": ("track_id", "song_id", "item_id"),
+    "ms_played": ("ms_played", "msplayed", "played_ms", "play_duration_ms"),
+    "skipped": ("skipped",),
+    "episode": ("spotify_episode_uri", "episode_name", "podcastname", "podcast_name"),
+}  # fmt: skip
+_UNIX = re.compile(r"\s*(\d{9,13})(?:\.\d+)?\s*")
+_LASTFM_TIMES = ("%d %b %Y %H:%M", "%d %b %Y, %H:%M")
+
+
+def column_key(name: str) -> str:
+    """A header name as :data:`ALIASES` spells it: ``"Track Name"`` -> ``track_name``."""
+    return "_".join(name.strip().lstrip("\ufeff").casefold().replace("-", " ").split())
+
+
+def columns(header: list[str]) -> dict[str, int]:
+    """Where each field of :data:`ALIASES` is in ``header`` (first alias found wins)."""
+    at: dict[str, int] = {}
+    for position, name in enumerate(header):
+        at.setdefault(column_key(name), position)
+    found: dict[str, int] = {}
+    for field, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in at:
+                found[field] = at[alias]
+                break
+    if "date" in at and "time" in at and found["played_at"] in (at["date"], at["time"]):
+        found["played_at"], found["time_of_day"] = at["date"], at["time"]
+    return found
+
+
+def _usable(found: dict[str, int]) -> bool:
+    return "played_at" in found and (
+        {"track_name", "artist_name"} <= found.keys() or bool({"track_id", "track_uri"} & found.keys())
+    )
+
+
+def looks_like(lines: list[str]) -> bool:
+    """True when the first non-blank line is a header naming a time and a track."""
+    for line in lines:
+        if line.strip():
+            try:
+                return _usable(columns(next(csv.reader([line]))))
+            except (csv.Error, StopIteration):
+                return False
+    return False
+
+
+def played_at(text: str, name: str = "played_at") -> datetime:
+    """A time in any of the module's forms; ``ValueError`` names the column."""
+    unix = _UNIX.fullmatch(text)
+    if unix is not None:
+        value = int(unix.group(1))
+        return datetime.fromtimestamp(value / 1000 if value >= 10**11 else value, tz=UTC)
+    for layout in _LASTFM_TIMES:
+        try:
+            return datetime.strptime(text.strip(), layout).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        shown = text.strip()[:40]
+        raise ValueError(
+            f"bad {name} {shown!r} (expected ISO-8601, Unix time or '31 Jan 2021 14:05')"
+        ) from None
+
+
+def _row(
+    fields: list[str], found: dict[str, int], names: list[str], ctx: ParseContext
+) -> PlayEvent | Skip | str:
+    def get(field: str) -> str:
+        at = found.get(field)
+        return fields[at].strip() if at is not None else ""
+
+    if get("episode"):
+        return Skip(EPISODE)
+    track, artist = get("track_name"), get("artist_name")
+    given_id = get("track_id") or get("track_uri")
+    if not (track and artist) and not given_id:
+        return Skip(NO_TRACK)
+    problems: list[str] = []
+    moment = ctx.settings.earliest_play
+    when = get("played_at") + (" " + get("time_of_day") if "time_of_day" in found else "")
+    try:
+        moment = played_at(when, names[found["played_at"]].strip())
+    except ValueError as error:
+        problems.append(str(error))
+    ms_played = skipped = None
+    try:
+        ms_played = whole_cell(get("ms_played"), "ms_played")
+    except ValueError as error:
+        problems.append(str(error))
+    try:
+        skipped = flag_cell(get("skipped"))
+    except ValueError as error:
+        problems.append(str(error))
+    try:
+        track_id = name_key(artist, track) if track and artist else given_id
+    except ValueError as error:
+        return str(error)
+    uri = get("track_uri")
+    event = build_event(
+        user_id=get("user_id") or ctx.fallback_user,
+        track_id=track_id,
+        played_at=moment,
+        ms_played=ms_played,
+        track_name=track or None,
+        artist_name=artist or None,
+        source=SOURCE,
+        track_uri=uri if uri.startswith("spotify:track:") else None,
+        skipped=skipped,
+    )
+    if isinstance(event, str):
+        problems.insert(0, event)
+    return "; ".join(problems) if problems else event
+
+
+def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
+    """Plays, skips and rejects of one CSV, in file order."""
+    found: dict[str, int] | None = None
+    names: list[str] = []
+    for number, fields in csv_records(stream):
+        where = ctx.where(number)
+        if isinstance(fields, str):
+            yield ctx.reject(where, fields)
+            continue
+        if found is None:
+            found, names = columns(fields), fields
+            if not _usable(found):
+                reason = "no header naming a time and a track (artist and title, or a track id)"
+                yield ctx.reject(where, reason, ",".join(fields))
+                return
+            continue
+        if len(fields) != len(names):
+            yield ctx.reject(where, f"expected {len(names)} columns, got {len(fields)}", ",".join(fields))
+            continue
+        outcome = _row(fields, found, names, ctx)
+        yield ctx.reject(where, outcome, ",".join(fields)) if isinstance(outcome, str) else outcome
