@@ -29,15 +29,32 @@ def evaluate_command(
 ) -> None:
     """Replay plays through features, labels and the online learner; compare baselines."""
     from models.evaluation import evaluate
-    from models.parsers import UnusableInput, parse_paths
+    from models.parsers import ParseReport, UnusableInput, iter_paths
+    from models.play_log import PlayLog
 
     err = Console(stderr=True)
+    quiet = as_json or not err.is_terminal
+    report = ParseReport(max_rejects=20)
+    log = PlayLog()  # ~50 B per play: inputs of millions of plays fit
     try:
-        report = parse_paths(paths, format=format, user=user, max_rejects=20)
+        plays = iter_paths(paths, format=format, user=user, report=report)
     except UnusableInput as error:
         err.print(f"[red]cannot read input:[/red] {error}")
         raise typer.Exit(2) from error
-    if not report.events:
+    reading = Progress(
+        TextColumn("[bold]reading[/bold]"),
+        TextColumn("{task.completed:,} plays"),
+        console=err,
+        transient=True,
+        disable=quiet,
+    )
+    with reading:
+        task = reading.add_task("read", total=None)
+        for play in plays:
+            log.append(play)
+            if len(log) % 50_000 == 0:
+                reading.update(task, completed=len(log))
+    if not len(log):
         err.print(f"[red]no plays in {', '.join(map(str, paths))}[/red]")
         raise typer.Exit(1)
 
@@ -48,11 +65,11 @@ def evaluate_command(
         TimeRemainingColumn(),
         console=err,
         transient=True,
-        disable=as_json or not err.is_terminal,
+        disable=quiet,
     )
     with progress:
-        task = progress.add_task("evaluate", total=len(report.events))
-        result = evaluate(report.events, progress=lambda done, total: progress.update(task, completed=done))
+        task = progress.add_task("evaluate", total=len(log))
+        result = evaluate(log, progress=lambda done, total: progress.update(task, completed=done))
 
     data = result.to_json_dict()
     data["format"] = report.format

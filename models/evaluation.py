@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,8 +41,9 @@ import pandas as pd
 from models.baselines import HEURISTICS, fit_lightgbm, fit_sklearn_logreg, gain_importances
 from models.events import PlayEvent, event_time_order
 from models.features import DAY, FEATURE_NAMES
+from models.labels import freeze
 from models.learner import LEARN_BATCH, DelayedLearner, make_learner
-from models.prepare import features_frame
+from models.play_log import PlayLog
 from models.processor import PlayProcessor
 from models.settings import ModelSettings
 
@@ -127,7 +129,7 @@ class EvaluationResult:
 
 
 def evaluate(
-    plays: Sequence[PlayEvent],
+    plays: Sequence[PlayEvent] | PlayLog,
     settings: ModelSettings | None = None,
     *,
     model: Any = None,
@@ -137,13 +139,17 @@ def evaluate(
 ) -> EvaluationResult:
     """Run the protocol over ``plays`` (any order: replayed sorted by event time).
 
+    Give a :class:`~models.play_log.PlayLog` for inputs of millions of plays: it holds
+    ~50 B per play where ``PlayEvent`` objects take ~1.1 KB. Features of the counted
+    plays are kept as one float array (184 B per play), not as dicts.
+
     ``model`` is a River classifier for the online learner, learnt in mini-batches of
     ``batch_size`` (default: :func:`models.learner.make_learner`, the trainer's).
     """
     cfg = settings or ModelSettings()
     horizon = cfg.horizon_days * DAY
-    ordered = event_time_order(plays)
-    n = len(ordered)
+    ordered = plays.in_event_time_order() if isinstance(plays, PlayLog) else iter(event_time_order(plays))
+    n = len(plays)
     proc = PlayProcessor(cfg)
     learner = (
         make_learner(horizon)
@@ -152,30 +158,35 @@ def evaluate(
     )
 
     # Per counted, on-time play: row index by event id.
+    # Row of each counted play still waiting for its label (each resolves once).
     row_of: dict[str, int] = {}
-    rows_ts: list[float] = []
+    rows_ts = array("d")
     rows_user: list[str] = []
     rows_track: list[str] = []
-    rows_feat: list[dict[str, float]] = []
-    rows_pred: list[float] = []
-    labels: dict[int, bool] = {}
+    rows_feat = array("d")  # FEATURE_NAMES values of each row, one row after another
+    rows_pred = array("d")
+    rows_label = array("b")  # 1 / 0 once resolved, -1 until then
+    width = len(FEATURE_NAMES)
     tick = max(1, min(4096, n // 50))
     # Predictions wait until the model is about to change: the model is the same for
     # every play in between, so one predict_proba_many equals predicting each play
-    # when it arrives (predict before learn, exactly).
-    waiting: list[int] = []
+    # when it arrives (predict before learn, exactly). The rows waiting are the last
+    # ones added, from ``waiting_from`` on.
+    waiting_from = 0
 
     def predict_waiting() -> None:
-        if waiting:
-            rows = [rows_feat[j] for j in waiting]
-            if len(rows) == 1 or not learner.n_learnt:
-                for j, x in zip(waiting, rows, strict=True):
-                    rows_pred[j] = learner.predict_proba_one(x)
+        nonlocal waiting_from
+        end = len(rows_ts)
+        if end > waiting_from:
+            values = np.frombuffer(rows_feat, dtype=float)[waiting_from * width : end * width]
+            values = values.reshape(end - waiting_from, width)
+            if end - waiting_from == 1 or not learner.n_learnt:
+                for j, row in enumerate(values.tolist(), waiting_from):
+                    rows_pred[j] = learner.predict_proba_one(dict(zip(FEATURE_NAMES, row, strict=True)))
             else:
-                proba = learner.predict_proba_many(features_frame(rows))
-                for j, p in zip(waiting, proba.tolist(), strict=True):
-                    rows_pred[j] = p
-            waiting.clear()
+                proba = learner.predict_proba_many(pd.DataFrame(values, columns=list(FEATURE_NAMES)))
+                rows_pred[waiting_from:end] = array("d", proba.tolist())
+            waiting_from = end
 
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -183,16 +194,19 @@ def evaluate(
         out = proc.process(play)
         feats = out.features
         if feats is not None and not out.late:
+            values = freeze(feats)
+            if not isinstance(values, tuple):
+                raise ValueError(f"features of {play.event_id} are not FEATURE_NAMES: {sorted(feats)}")
             row_of[play.event_id] = len(rows_ts)
-            waiting.append(len(rows_ts))
+            rows_label.append(-1)
             rows_ts.append(play.ts)
             rows_user.append(play.user_id)
             rows_track.append(play.track_id)
-            rows_feat.append(feats)
+            rows_feat.extend(values)
             rows_pred.append(0.5)
         if out.examples:
             for ex in out.examples:
-                labels[row_of[ex.event_id]] = ex.label
+                rows_label[row_of.pop(ex.event_id)] = ex.label
             learner.add(out.examples)
         if learner.close(proc.watermark):
             predict_waiting()
@@ -203,18 +217,15 @@ def evaluate(
     cpu = time.process_time() - cpu_started
     elapsed = time.perf_counter() - started
     for ex in proc.finish():
-        labels[row_of[ex.event_id]] = ex.label
+        rows_label[row_of.pop(ex.event_id)] = ex.label
     if progress is not None:
         progress(n, n)
 
     m = len(rows_ts)
-    ts = np.asarray(rows_ts, dtype=float)
-    y = np.zeros(m, dtype=bool)
-    known = np.zeros(m, dtype=bool)
-    for idx, lab in labels.items():
-        known[idx] = True
-        y[idx] = lab
-    pred = np.asarray(rows_pred, dtype=float)
+    ts = np.frombuffer(rows_ts, dtype=float)
+    label = np.frombuffer(rows_label, dtype=np.int8)
+    y, known = label == 1, label >= 0
+    pred = np.frombuffer(rows_pred, dtype=float)
     end = proc.labeller.max_event_time
     labelled = known & (ts + horizon <= end)
     n_lab = int(labelled.sum())
@@ -227,7 +238,7 @@ def evaluate(
         test = labelled & (ts > split)
         train = labelled & (ts + horizon <= split)
 
-    frame = pd.DataFrame(rows_feat, columns=list(FEATURE_NAMES))
+    frame = pd.DataFrame(np.frombuffer(rows_feat, dtype=float).reshape(m, width), columns=list(FEATURE_NAMES))
     test_frame = frame[test]
     y_test = y[test]
     scores: dict[str, np.ndarray] = {"online": pred[test]}

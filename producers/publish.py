@@ -37,10 +37,12 @@ def publish(
 
     Returns the replay stats and the number of dead letters sent.
     """
-    from models.parsers import parse_paths
+    from models.parsers import ParseReport, iter_paths
+    from models.play_log import PlayLog
 
-    report = parse_paths(paths, format=fmt, user=user)
-    plays = list(report.events)
+    report = ParseReport()
+    plays = PlayLog()  # ~50 B per play, so files of millions of plays replay too
+    plays.extend(iter_paths(paths, format=fmt, user=user, report=report))
     with PlayProducer(settings, topic=topic) as producer:
         for reject in report.rejects:
             producer.dead_letter(

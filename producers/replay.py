@@ -19,11 +19,13 @@ same loop drives Kafka in production and a list in a unit test.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from models.events import PlayEvent, event_time_order
+from models.play_log import PlayLog
 
 
 @dataclass(kw_only=True)
@@ -45,7 +47,7 @@ class ReplayStats:
 
 
 def replay(
-    plays: Iterable[PlayEvent],
+    plays: Iterable[PlayEvent] | PlayLog,
     *,
     send: Callable[[PlayEvent], object],
     speed: float | None = None,
@@ -61,15 +63,16 @@ def replay(
     """
     if speed is not None and speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
-    ordered = event_time_order(plays)
-    if limit is not None:
-        ordered = ordered[:limit]
+    ordered: Iterator[PlayEvent] = (
+        plays.in_event_time_order() if isinstance(plays, PlayLog) else iter(event_time_order(plays))
+    )
     stats = ReplayStats()
-    if not ordered:
-        return stats
-    started = clock()
-    origin = ordered[0].ts
-    for play in ordered:
+    started = origin = 0.0
+    last: PlayEvent | None = None
+    for play in itertools.islice(ordered, limit):
+        if last is None:
+            started, origin = clock(), play.ts
+            stats.first_played_at = play.played_at.isoformat()
         if speed is not None:
             due = started + (play.ts - origin) / speed
             ahead = due - clock()
@@ -81,7 +84,8 @@ def replay(
         stats.event_ids.append(play.event_id)
         if on_sent is not None:
             on_sent(stats.sent)
-    stats.seconds = clock() - started
-    stats.first_played_at = ordered[0].played_at.isoformat()
-    stats.last_played_at = ordered[-1].played_at.isoformat()
+        last = play
+    if last is not None:
+        stats.seconds = clock() - started
+        stats.last_played_at = last.played_at.isoformat()
     return stats

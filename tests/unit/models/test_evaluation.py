@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from cli.evaluate import register
 from models.evaluation import evaluate
 from models.parsers import parse_paths
+from models.play_log import PlayLog
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "lastfm_jodie" / "lastfm.tsv.gz"
 KEYS = {
@@ -92,3 +93,14 @@ def test_nothing_to_evaluate_is_an_error(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["evaluate", str(empty), "--json"])
     assert result.exit_code != 0
+
+
+def test_a_play_log_evaluates_exactly_as_the_plays_do(small_file: Path) -> None:
+    plays = parse_paths([small_file]).events
+    log = PlayLog()
+    log.extend(plays)
+    from_list, from_log = evaluate(plays).to_json_dict(), evaluate(log).to_json_dict()
+    for timing in ("plays_per_second", "wall_plays_per_second"):
+        from_list.pop(timing), from_log.pop(timing)
+    assert from_log == from_list
+    assert from_list["labelled"] > 0 and from_list["online_auc_test"] is not None
