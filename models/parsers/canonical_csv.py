@@ -47,7 +47,7 @@ from typing import TextIO
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
-from models.parsers.records import build_event, parse_timestamp
+from models.parsers.records import build_event, checked, parse_timestamp
 from models.parsers.report import Reject, Skip
 
 FORMAT = "csv"
@@ -169,20 +169,9 @@ def _row(fields: list[str], index: dict[str, int], ctx: ParseContext) -> PlayEve
         played_at = parse_timestamp(get("played_at"))
     except ValueError as error:
         problems.append(str(error).replace("bad timestamp", "bad played_at", 1))
-    ms_played = seq = None
-    skipped = None
-    try:
-        ms_played = whole_cell(get("ms_played"), "ms_played")
-    except ValueError as error:
-        problems.append(str(error))
-    try:
-        seq = whole_cell(get("seq"), "seq")
-    except ValueError as error:
-        problems.append(str(error))
-    try:
-        skipped = flag_cell(get("skipped"))
-    except ValueError as error:
-        problems.append(str(error))
+    ms_played = checked(problems, whole_cell, get("ms_played"), "ms_played")
+    seq = checked(problems, whole_cell, get("seq"), "seq")
+    skipped = checked(problems, flag_cell, get("skipped"))
     event = build_event(
         user_id=get("user_id"),
         track_id=get("track_id"),

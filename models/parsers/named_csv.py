@@ -52,7 +52,7 @@ from typing import TextIO
 from models.events import PlayEvent
 from models.parsers.canonical_csv import csv_records, flag_cell, whole_cell
 from models.parsers.context import ParseContext
-from models.parsers.records import build_event, name_key, parse_timestamp
+from models.parsers.records import build_event, checked, name_key, parse_timestamp
 from models.parsers.report import EPISODE, NO_TRACK, Reject, Skip
 
 FORMAT = "named-csv"
@@ -160,15 +160,8 @@ def _row(
         moment = played_at(when, names[found["played_at"]].strip())
     except ValueError as error:
         problems.append(str(error))
-    ms_played = skipped = None
-    try:
-        ms_played = whole_cell(get("ms_played"), "ms_played")
-    except ValueError as error:
-        problems.append(str(error))
-    try:
-        skipped = flag_cell(get("skipped"))
-    except ValueError as error:
-        problems.append(str(error))
+    ms_played = checked(problems, whole_cell, get("ms_played"), "ms_played")
+    skipped = checked(problems, flag_cell, get("skipped"))
     try:
         track_id = name_key(artist, track) if track and artist else given_id
     except ValueError as error:

@@ -21,12 +21,15 @@ ValueError: bad timestamp 'yesterday' (expected ISO-8601)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from models.events import PlayEvent, track_key
+
+T = TypeVar("T")
 
 
 def _quote(text: str, limit: int = 60) -> str:
@@ -62,6 +65,16 @@ def whole_ms(value: object, name: str = "ms_played") -> int | None:
     if value < 0:
         raise ValueError(f"negative {name} {value}")
     return value
+
+
+def checked(problems: list[str], read: Callable[..., T], *args: Any) -> T | None:
+    """``read(*args)``; when it raises ``ValueError``, ``None`` and the reason added to
+    ``problems`` (a row reports every bad field at once)."""
+    try:
+        return read(*args)
+    except ValueError as error:
+        problems.append(str(error))
+        return None
 
 
 def text_field(record: dict[str, Any], key: str) -> str | None:
