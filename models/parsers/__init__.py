@@ -9,6 +9,7 @@
 | ``spotify-extended`` | `spotify_extended` | ``Streaming_History_Audio_*`` / ``endsong_*`` |
 | ``listenbrainz`` | `listenbrainz` | ListenBrainz exports and API payloads |
 | ``lastfm-scrobbles`` | `lastfm_scrobbles` | Last.fm scrobble CSVs (lastfm.ghan.nl, lastfm-to-csv) |
+| ``lastfm-api`` | `lastfm_api` | Last.fm API dumps (``user.getRecentTracks`` pages) |
 | ``named-csv`` | `named_csv` | other tools' CSVs, columns found by their usual names |
 
 The format is told from the content (`detect_format`); gzip, bz2 and xz are

@@ -2,7 +2,8 @@
 
 The first 256 KiB are decoded: JSON is told by the keys of its first records
 (``ts`` + ``master_metadata_*`` is extended history, ``endTime`` + ``msPlayed`` is
-account data, ``listened_at`` + ``track_metadata`` is ListenBrainz), text by its
+account data, ``listened_at`` + ``track_metadata`` is ListenBrainz, ``recenttracks``
+pages or their tracks are a Last.fm API dump), text by its
 first lines (a canonical CSV header, a Last.fm scrobble export's ``uts,utc_time,...``
 header or lastfm-to-csv's ``artist,album,track,31 Jan 2021 14:05`` rows, six
 tab-separated Last.fm 1K columns, JODIE's ``user<TAB>item<TAB>seconds``, or last any
@@ -39,6 +40,7 @@ from models.parsers import (
     canonical_csv,
     jodie,
     lastfm_1k,
+    lastfm_api,
     lastfm_scrobbles,
     listenbrainz,
     named_csv,
@@ -57,6 +59,7 @@ FORMAT_NAMES = (
     spotify_extended.FORMAT,
     listenbrainz.FORMAT,
     lastfm_scrobbles.FORMAT,
+    lastfm_api.FORMAT,
     named_csv.FORMAT,
 )
 SAMPLE_CHARS = 1 << 18
@@ -93,6 +96,8 @@ def guess_format(path: Path) -> str | None:
             return spotify_account.FORMAT
         if listenbrainz.looks_like(records):
             return listenbrainz.FORMAT
+        if lastfm_api.looks_like(records) or (not records and lastfm_api.PAGE_START.match(head)):
+            return lastfm_api.FORMAT  # a page can be longer than the sample
         return None
     lines = head.splitlines(keepends=True)
     if len(head) == SAMPLE_CHARS and len(lines) > 1:

@@ -45,6 +45,7 @@ from models.parsers import (
     canonical_csv,
     jodie,
     lastfm_1k,
+    lastfm_api,
     lastfm_scrobbles,
     listenbrainz,
     named_csv,
@@ -67,6 +68,7 @@ PARSERS: dict[str, Parser] = {
     spotify_extended.FORMAT: spotify_extended.parse,
     listenbrainz.FORMAT: listenbrainz.parse,
     lastfm_scrobbles.FORMAT: lastfm_scrobbles.parse,
+    lastfm_api.FORMAT: lastfm_api.parse,
     named_csv.FORMAT: named_csv.parse,
 }
 _ALIASES = {
@@ -87,6 +89,7 @@ _SUFFIXES = {
     "spotify-extended": (".json",),
     "listenbrainz": (".json", ".jsonl"),
     "lastfm-scrobbles": (".csv",),
+    "lastfm-api": (".json", ".jsonl"),
     "named-csv": (".csv",),
 }
 _COMPRESSED = (".gz", ".bz2", ".xz")
