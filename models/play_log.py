@@ -38,6 +38,23 @@ _MICROSECOND = timedelta(microseconds=1)
 _TEXT = ("user_id", "track_id", "track_name", "artist_name", "source", "track_uri")
 
 
+_FIELDS = frozenset(PlayEvent.model_fields)
+
+
+def _rebuilt(fields: dict[str, object]) -> PlayEvent:
+    """A ``PlayEvent`` of values that were validated when the play was first built.
+
+    What ``PlayEvent.model_construct`` does, without its per-field defaults pass: 1 us
+    instead of 4 us a play, which is 8% of ``encore evaluate``'s loop at 21k plays/s.
+    """
+    play = object.__new__(PlayEvent)
+    object.__setattr__(play, "__dict__", fields)
+    object.__setattr__(play, "__pydantic_fields_set__", set(_FIELDS))
+    object.__setattr__(play, "__pydantic_extra__", None)
+    object.__setattr__(play, "__pydantic_private__", None)
+    return play
+
+
 class PlayLog:
     """Plays as columns of numbers; strings stored once each (see the module)."""
 
@@ -75,18 +92,19 @@ class PlayLog:
     def __getitem__(self, i: int) -> PlayEvent:
         text, columns = self._text, self._columns
         ms, skipped = self._ms[i], self._skipped[i]
-        # Every value was validated when the play was first built.
-        return PlayEvent.model_construct(
-            user_id=text[columns["user_id"][i]],
-            track_id=text[columns["track_id"][i]],
-            played_at=_EPOCH + self._us[i] * _MICROSECOND,
-            ms_played=None if ms < 0 else ms,
-            track_name=text[columns["track_name"][i]],
-            artist_name=text[columns["artist_name"][i]],
-            source=text[columns["source"][i]],
-            seq=self._seq[i],
-            track_uri=text[columns["track_uri"][i]],
-            skipped=None if skipped < 0 else bool(skipped),
+        return _rebuilt(
+            {
+                "user_id": text[columns["user_id"][i]],
+                "track_id": text[columns["track_id"][i]],
+                "played_at": _EPOCH + self._us[i] * _MICROSECOND,
+                "ms_played": None if ms < 0 else ms,
+                "track_name": text[columns["track_name"][i]],
+                "artist_name": text[columns["artist_name"][i]],
+                "source": text[columns["source"][i]],
+                "seq": self._seq[i],
+                "track_uri": text[columns["track_uri"][i]],
+                "skipped": None if skipped < 0 else bool(skipped),
+            }
         )
 
     def __iter__(self) -> Iterator[PlayEvent]:
