@@ -39,6 +39,7 @@ from typing import Any, TextIO
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
 from models.parsers.json_stream import iter_objects
+from models.parsers.lastfm_scrobbles import UTS
 from models.parsers.records import build_event, name_key
 from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip
 
@@ -46,7 +47,6 @@ FORMAT = "lastfm-api"
 SOURCE = "lastfm"
 #: A page's opening, for a sample too short to hold one whole page.
 PAGE_START = re.compile(r'^\s*\[?\s*\{\s*"recenttracks"\s*:')
-_UTS = re.compile(r"\s*(\d{9,11})\s*")
 
 
 def _is_track(record: dict[str, Any]) -> bool:
@@ -78,7 +78,7 @@ def _play(track: dict[str, Any], user: str) -> PlayEvent | Skip | str:
         return Skip(NO_TRACK)
     date = track.get("date")
     uts = date.get("uts") if isinstance(date, dict) else None
-    m = _UTS.fullmatch(str(uts)) if isinstance(uts, str | int) and not isinstance(uts, bool) else None
+    m = UTS.fullmatch(str(uts)) if isinstance(uts, str | int) and not isinstance(uts, bool) else None
     if m is None:
         return f"bad date.uts {str(uts)[:40]!r} (expected Unix seconds)"
     try:

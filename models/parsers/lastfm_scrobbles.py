@@ -79,15 +79,17 @@ REQUIRED = ("uts", "utc_time", "artist", "track")
 #: lastfm-to-csv's columns: its header where it writes one, else their order.
 TO_CSV_COLUMNS = ("artist", "album", "name", "date")
 _FILE_USER = re.compile(r"^scrobbles-(.+)-\d{9,}\.csv", re.IGNORECASE)
-_UTS = re.compile(r"\s*(\d{9,11})\s*")
+#: A Unix time in seconds as Last.fm writes it.
+UTS = re.compile(r"\s*(\d{9,11})\s*")
 #: lastfm-to-csv strips the comma Last.fm puts after the year; both are read.
 _DATES = ("%d %b %Y %H:%M", "%d %b %Y, %H:%M")
 #: Scrobbles before Last.fm existed are no real scrobbles.
 _FIRST = datetime(2002, 1, 1, tzinfo=UTC)
 
 
-def _date(text: str) -> datetime | None:
-    """A lastfm-to-csv date ("31 Jan 2021 14:05", UTC), or ``None`` if ``text`` is none."""
+def lastfm_date(text: str) -> datetime | None:
+    """A date as Last.fm shows it ("31 Jan 2021 14:05" or "31 Jan 2021, 14:05", UTC), or
+    ``None`` if ``text`` is none."""
     for layout in _DATES:
         try:
             return datetime.strptime(text.strip(), layout).replace(tzinfo=UTC)
@@ -98,7 +100,7 @@ def _date(text: str) -> datetime | None:
 
 def _headerless(fields: list[str]) -> bool:
     """A lastfm-to-csv row: four columns, the last a date or empty (now playing)."""
-    return len(fields) == 4 and (not fields[3].strip() or _date(fields[3]) is not None)
+    return len(fields) == 4 and (not fields[3].strip() or lastfm_date(fields[3]) is not None)
 
 
 def looks_like(lines: list[str]) -> bool:
@@ -142,7 +144,7 @@ def listener(ctx: ParseContext, *, to_csv: bool = False) -> str:
 
 def _played_at(uts: str, utc_time: str) -> datetime:
     if uts.strip():
-        m = _UTS.fullmatch(uts)
+        m = UTS.fullmatch(uts)
         if m is None:
             raise ValueError(f"bad uts {uts.strip()[:40]!r} (expected Unix seconds)")
         stamp = datetime.fromtimestamp(int(m.group(1)), tz=UTC)
@@ -155,7 +157,7 @@ def _played_at(uts: str, utc_time: str) -> datetime:
 
 
 def _dated(date: str) -> datetime:
-    stamp = _date(date)
+    stamp = lastfm_date(date)
     if stamp is None:
         raise ValueError(f"bad date {date.strip()[:40]!r} (expected like '31 Jan 2021 14:05')")
     return _checked(stamp)

@@ -52,6 +52,7 @@ from typing import TextIO
 from models.events import PlayEvent
 from models.parsers.canonical_csv import csv_records, flag_cell, whole_cell
 from models.parsers.context import ParseContext
+from models.parsers.lastfm_scrobbles import lastfm_date
 from models.parsers.records import build_event, checked, name_key, parse_timestamp
 from models.parsers.report import EPISODE, NO_TRACK, Reject, Skip
 
@@ -79,7 +80,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "episode": ("spotify_episode_uri", "episode_name", "podcastname", "podcast_name"),
 }  # fmt: skip
 _UNIX = re.compile(r"\s*(\d{9,13})(?:\.\d+)?\s*")
-_LASTFM_TIMES = ("%d %b %Y %H:%M", "%d %b %Y, %H:%M")
 
 
 def column_key(name: str) -> str:
@@ -126,11 +126,9 @@ def played_at(text: str, name: str = "played_at") -> datetime:
     if unix is not None:
         value = int(unix.group(1))
         return datetime.fromtimestamp(value / 1000 if value >= 10**11 else value, tz=UTC)
-    for layout in _LASTFM_TIMES:
-        try:
-            return datetime.strptime(text.strip(), layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
+    shown_by_lastfm = lastfm_date(text)
+    if shown_by_lastfm is not None:
+        return shown_by_lastfm
     try:
         return parse_timestamp(text)
     except ValueError:
