@@ -11,6 +11,7 @@
 | ``lastfm-scrobbles`` | `lastfm_scrobbles` | Last.fm scrobble CSVs (lastfm.ghan.nl, lastfm-to-csv) |
 | ``lastfm-api`` | `lastfm_api` | Last.fm API dumps (``user.getRecentTracks`` pages) |
 | ``named-csv`` | `named_csv` | other tools' CSVs, columns found by their usual names |
+| ``youtube-music`` | `youtube_music` | Google Takeout's YouTube Music ``watch-history.json`` |
 
 The format is told from the content (`detect_format`); gzip, bz2 and xz are
 transparent, and zip archives are read in place (`archive`). Every parser gives

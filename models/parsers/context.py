@@ -28,7 +28,8 @@ from pathlib import Path
 from models.parsers.report import RAW_PREFIX, Reject
 from models.settings import ModelSettings
 
-#: Folder names of Spotify's download that say nothing about whose data it is.
+#: Folder names of Spotify's download (and Google Takeout's) that say nothing about whose
+#: data it is.
 _GENERIC_FOLDERS = frozenset(
     {
         "my spotify data",
@@ -41,6 +42,10 @@ _GENERIC_FOLDERS = frozenset(
         "data",
         "exports",
         "videos",
+        "takeout",
+        "youtube and youtube music",
+        "youtube",
+        "history",
     }
 )
 

@@ -3,7 +3,8 @@
 The first 256 KiB are decoded: JSON is told by the keys of its first records
 (``ts`` + ``master_metadata_*`` is extended history, ``endTime`` + ``msPlayed`` is
 account data, ``listened_at`` + ``track_metadata`` is ListenBrainz, ``recenttracks``
-pages or their tracks are a Last.fm API dump), text by its
+pages or their tracks are a Last.fm API dump, Takeout's ``header`` + ``title`` +
+``time`` is YouTube Music history), text by its
 first lines (a canonical CSV header, a Last.fm scrobble export's ``uts,utc_time,...``
 header or lastfm-to-csv's ``artist,album,track,31 Jan 2021 14:05`` rows, six
 tab-separated Last.fm 1K columns, JODIE's ``user<TAB>item<TAB>seconds``, or last any
@@ -46,6 +47,7 @@ from models.parsers import (
     named_csv,
     spotify_account,
     spotify_extended,
+    youtube_music,
 )
 from models.parsers.json_stream import NotJson, iter_json_records
 from models.parsers.report import UnusableInput
@@ -61,6 +63,7 @@ FORMAT_NAMES = (
     lastfm_scrobbles.FORMAT,
     lastfm_api.FORMAT,
     named_csv.FORMAT,
+    youtube_music.FORMAT,
 )
 SAMPLE_CHARS = 1 << 18
 SAMPLE_LINES = 20
@@ -98,6 +101,8 @@ def guess_format(path: Path) -> str | None:
             return listenbrainz.FORMAT
         if lastfm_api.looks_like(records) or (not records and lastfm_api.PAGE_START.match(head)):
             return lastfm_api.FORMAT  # a page can be longer than the sample
+        if youtube_music.looks_like(records):
+            return youtube_music.FORMAT
         return None
     lines = head.splitlines(keepends=True)
     if len(head) == SAMPLE_CHARS and len(lines) > 1:

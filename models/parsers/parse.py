@@ -51,6 +51,7 @@ from models.parsers import (
     named_csv,
     spotify_account,
     spotify_extended,
+    youtube_music,
 )
 from models.parsers.context import ParseContext
 from models.parsers.detect import FORMAT_NAMES, detect_format, guess_format
@@ -70,6 +71,7 @@ PARSERS: dict[str, Parser] = {
     lastfm_scrobbles.FORMAT: lastfm_scrobbles.parse,
     lastfm_api.FORMAT: lastfm_api.parse,
     named_csv.FORMAT: named_csv.parse,
+    youtube_music.FORMAT: youtube_music.parse,
 }
 _ALIASES = {
     "canonical": "csv",
@@ -79,6 +81,7 @@ _ALIASES = {
     "lastfm": "lastfm-scrobbles",
     "lastfmscrobbles": "lastfm-scrobbles",
     "named": "named-csv",
+    "youtube": "youtube-music",
 }
 #: File name endings a forced format takes inside a folder when content says nothing.
 _SUFFIXES = {
@@ -91,6 +94,7 @@ _SUFFIXES = {
     "lastfm-scrobbles": (".csv",),
     "lastfm-api": (".json", ".jsonl"),
     "named-csv": (".csv",),
+    "youtube-music": (".json",),
 }
 _COMPRESSED = (".gz", ".bz2", ".xz")
 
