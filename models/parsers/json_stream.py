@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from models.events import PlayEvent
 from models.parsers.context import ParseContext
-from models.parsers.report import RAW_PREFIX, Reject
+from models.parsers.report import RAW_PREFIX, Reject, Skip
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # The end of one flat object and the start of the next: where to resume after an error.
@@ -211,3 +212,18 @@ def iter_objects(stream: TextIO, ctx: ParseContext) -> Iterator[tuple[str, str, 
                 yield where, record.raw, record.value
     except NotJson as error:
         yield ctx.reject(ctx.where(1, line=1), f"not JSON: {error}")
+
+
+def each_record(
+    stream: TextIO, ctx: ParseContext, play: Callable[[dict[str, Any]], PlayEvent | Skip | str]
+) -> Iterator[PlayEvent | Skip | Reject]:
+    """``play`` of each JSON object in ``stream``, in file order; an outcome that is a
+    string is the reason that record is rejected (:func:`iter_objects` rejects the
+    records that are no objects)."""
+    for item in iter_objects(stream, ctx):
+        if isinstance(item, Reject):
+            yield item
+            continue
+        where, raw, record = item
+        outcome = play(record)
+        yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome

@@ -48,7 +48,7 @@ from typing import Any, TextIO
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext, folder_name
-from models.parsers.json_stream import iter_objects
+from models.parsers.json_stream import each_record
 from models.parsers.records import build_event, name_key, parse_timestamp, text_field
 from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip, UnusableInput
 from models.parsers.source import open_text
@@ -139,10 +139,4 @@ def _play(record: dict[str, Any], fallback_user: str) -> PlayEvent | Skip | str:
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one ListenBrainz file, in file order."""
     fallback_user = listener(ctx)
-    for item in iter_objects(stream, ctx):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        where, raw, record = item
-        outcome = _play(record, fallback_user)
-        yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
+    yield from each_record(stream, ctx, lambda record: _play(record, fallback_user))

@@ -36,7 +36,7 @@ from typing import Any, TextIO
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
-from models.parsers.json_stream import iter_objects
+from models.parsers.json_stream import each_record
 from models.parsers.records import build_event, name_key, parse_timestamp, text_field, username, whole_ms
 from models.parsers.report import NO_TRACK, PODCAST, Reject, Skip
 
@@ -95,10 +95,4 @@ def _play(record: dict[str, Any], ctx: ParseContext, seen: _Seen) -> PlayEvent |
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one account-data file, in file order."""
     seen: _Seen = Counter()
-    for item in iter_objects(stream, ctx):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        where, raw, record = item
-        outcome = _play(record, ctx, seen)
-        yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
+    yield from each_record(stream, ctx, lambda record: _play(record, ctx, seen))

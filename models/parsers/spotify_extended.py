@@ -36,7 +36,7 @@ from typing import Any, TextIO
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
-from models.parsers.json_stream import iter_objects
+from models.parsers.json_stream import each_record
 from models.parsers.records import build_event, name_key, parse_timestamp, text_field, username, whole_ms
 from models.parsers.report import AUDIOBOOK, EPISODE, NO_TRACK, Reject, Skip
 
@@ -114,10 +114,4 @@ def _play(record: dict[str, Any], ctx: ParseContext) -> PlayEvent | Skip | str:
 
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one extended-history file, in file order."""
-    for item in iter_objects(stream, ctx):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        where, raw, record = item
-        outcome = _play(record, ctx)
-        yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
+    yield from each_record(stream, ctx, lambda record: _play(record, ctx))

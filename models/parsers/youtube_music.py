@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlparse
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
-from models.parsers.json_stream import iter_objects
+from models.parsers.json_stream import each_record
 from models.parsers.records import build_event, name_key, parse_timestamp, text_field
 from models.parsers.report import NO_TRACK, Reject, Skip
 
@@ -117,10 +117,4 @@ def _play(record: dict[str, Any], user: str) -> PlayEvent | Skip | str:
 
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one watch history, in file order."""
-    for item in iter_objects(stream, ctx):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        where, raw, record = item
-        outcome = _play(record, ctx.fallback_user)
-        yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
+    yield from each_record(stream, ctx, lambda record: _play(record, ctx.fallback_user))
