@@ -160,8 +160,8 @@ def evaluate(
         else DelayedLearner(model, horizon_s=horizon, batch_size=batch_size)
     )
 
-    # Per counted, on-time play: row index by event id.
-    # Row of each counted play still waiting for its label (each resolves once).
+    # Per counted, on-time play: its row in the arrays below, while its label is
+    # pending (each label resolves once).
     row_of: dict[str, int] = {}
     rows_ts = array("d")
     rows_user: list[str] = []
