@@ -45,7 +45,7 @@ def _rebuilt(fields: dict[str, object]) -> PlayEvent:
     """A ``PlayEvent`` of values that were validated when the play was first built.
 
     What ``PlayEvent.model_construct`` does, without its per-field defaults pass: 1 us
-    instead of 4 us a play, which is 8% of ``encore evaluate``'s loop at 21k plays/s.
+    instead of 4 us a play (5 s instead of 20 s over 5M plays).
     """
     play = object.__new__(PlayEvent)
     object.__setattr__(play, "__dict__", fields)
