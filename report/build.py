@@ -85,7 +85,8 @@ def build_report(
     ``ValueError`` when it holds no plays.
     """
     from models.evaluation import evaluate
-    from models.parsers import parse_paths
+    from models.parsers import ParseReport, iter_paths
+    from models.play_log import PlayLog
     from report import data_figures as dfig
     from report import model_figures as mfig
     from report.html import render_html
@@ -100,17 +101,22 @@ def build_report(
     with _progress(err, progress and err.is_terminal) as bars:
         started = time.perf_counter()
         task = bars.add_task("reading plays", total=None)
-        parsed = parse_paths(paths, format=format, user=user, max_rejects=20, settings=settings)
+        parsed = ParseReport(max_rejects=20)
+        plays = PlayLog()  # ~50 B per play: inputs of millions of plays fit
+        for play in iter_paths(paths, format=format, user=user, report=parsed, settings=settings):
+            plays.append(play)
+            if len(plays) % 50_000 == 0:
+                bars.update(task, completed=len(plays))
         bars.update(task, total=1, completed=1)
         timings["parse"] = time.perf_counter() - started
-        if not parsed.events:
+        if not len(plays):
             raise ValueError(f"no plays in {', '.join(map(str, paths))}")
 
         started = time.perf_counter()
-        n = len(parsed.events)
+        n = len(plays)
         task = bars.add_task("evaluating", total=n)
         result = evaluate(
-            parsed.events,
+            plays,
             settings,
             progress=lambda done, total: bars.update(task, completed=done, total=total),
         )
@@ -119,7 +125,7 @@ def build_report(
         timings["evaluate"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        frame = dfig.plays_frame(parsed.events, cfg)
+        frame = dfig.plays_frame(plays, cfg)
         history = dfig.pair_history(frame, cfg)
         note = None
         if parsed.format == "jodie":

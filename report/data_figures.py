@@ -26,7 +26,9 @@ rate beside the evaluator's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from array import array
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -74,23 +76,32 @@ SINCE_LAST_BINS: tuple[tuple[float, float, str], ...] = (
 )
 
 
-def plays_frame(events: Sequence[PlayEvent], settings: ModelSettings | None = None) -> pd.DataFrame:
+def plays_frame(events: Iterable[PlayEvent], settings: ModelSettings | None = None) -> pd.DataFrame:
     """One row per distinct play (by event id), in event-time order.
 
     Columns: ``user_id``, ``track_id``, ``ts`` (POSIX s), ``time`` (UTC),
     ``ms_played`` (float, NaN when unknown), ``counted`` (not shorter than
-    ``min_play_ms`` where the duration is known).
+    ``min_play_ms`` where the duration is known). ``events`` is read once (a
+    :class:`~models.play_log.PlayLog` rebuilds each play as it goes).
     """
     cfg = settings or ModelSettings()
+    event_ids: list[str] = []
+    users: list[str] = []
+    tracks: list[str] = []
+    ts, ms = array("d"), array("d")
+    for e in events:
+        event_ids.append(e.event_id)
+        users.append(e.user_id)
+        tracks.append(e.track_id)
+        ts.append(e.ts)
+        ms.append(math.nan if e.ms_played is None else float(e.ms_played))
     frame = pd.DataFrame(
         {
-            "event_id": [e.event_id for e in events],
-            "user_id": [e.user_id for e in events],
-            "track_id": [e.track_id for e in events],
-            "ts": np.fromiter((e.ts for e in events), dtype=float, count=len(events)),
-            "ms_played": np.array(
-                [np.nan if e.ms_played is None else float(e.ms_played) for e in events], dtype=float
-            ),
+            "event_id": event_ids,
+            "user_id": users,
+            "track_id": tracks,
+            "ts": np.frombuffer(ts, dtype=float),
+            "ms_played": np.frombuffer(ms, dtype=float),
         }
     )
     frame = frame.drop_duplicates("event_id", keep="first")
