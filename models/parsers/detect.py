@@ -4,12 +4,11 @@ The first 256 KiB are decoded: JSON is told by the keys of its first records
 (``ts`` + ``master_metadata_*`` is extended history, ``endTime`` + ``msPlayed`` is
 account data, ``listened_at`` + ``track_metadata`` is ListenBrainz, ``recenttracks``
 pages or their tracks are a Last.fm API dump, Takeout's ``header`` + ``title`` +
-``time`` is YouTube Music history), text by its
-first lines (a canonical CSV header, a Last.fm scrobble export's ``uts,utc_time,...``
-header or lastfm-to-csv's ``artist,album,track,31 Jan 2021 14:05`` rows, six
-tab-separated Last.fm 1K columns, JODIE's ``user<TAB>item<TAB>seconds``, or last any
-CSV header naming a time and a track). An empty JSON array goes by the file name, as
-Spotify names its files.
+``time`` is YouTube Music history), text by its first lines (a canonical CSV header,
+a Last.fm scrobble export's ``uts,utc_time,...`` header or lastfm-to-csv's
+``artist,album,track,31 Jan 2021 14:05`` rows, six tab-separated Last.fm 1K columns,
+JODIE's ``user<TAB>item<TAB>seconds``, and, last, any CSV header naming a time and a
+track). An empty JSON array goes by the file name, as Spotify names its files.
 
 >>> import gzip, tempfile
 >>> from pathlib import Path
@@ -31,9 +30,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import lzma
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +47,7 @@ from models.parsers import (
 )
 from models.parsers.json_stream import NotJson, iter_json_records
 from models.parsers.report import UnusableInput
-from models.parsers.source import open_text
+from models.parsers.source import CORRUPT, open_text
 
 FORMAT_NAMES = (
     canonical_csv.FORMAT,
@@ -87,7 +83,7 @@ def guess_format(path: Path) -> str | None:
     try:
         with open_text(path) as text:
             head = text.read(SAMPLE_CHARS)
-    except (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile) as error:
+    except CORRUPT as error:
         raise UnusableInput(str(path), f"cannot be read ({error})") from None
     if not head.strip():
         return None

@@ -32,9 +32,6 @@ models.parsers.report.UnusableInput: ...missing.csv: no such file or directory
 
 from __future__ import annotations
 
-import lzma
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -56,7 +53,7 @@ from models.parsers import (
 from models.parsers.context import ParseContext
 from models.parsers.detect import FORMAT_NAMES, detect_format, guess_format
 from models.parsers.report import FileReport, ParseReport, Reject, Skip, UnusableInput
-from models.parsers.source import open_text
+from models.parsers.source import CORRUPT, open_text
 from models.settings import ModelSettings
 
 Parser = Callable[[TextIO, ParseContext], Iterator[PlayEvent | Skip | Reject]]
@@ -197,7 +194,7 @@ def _run(
                         report.count_skip(outcome.reason)
                     else:
                         report.add_reject(outcome)
-        except (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile) as error:
+        except CORRUPT as error:
             where = f"after {outcomes} records"
             report.add_reject(Reject(str(path), where, f"file is truncated or corrupt ({error})"))
 

@@ -24,6 +24,8 @@ import codecs
 import gzip
 import io
 import lzma
+import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -31,6 +33,10 @@ from typing import BinaryIO, TextIO, cast
 
 from models.parsers import archive
 from models.parsers.report import UnusableInput
+
+#: What reading a file that :func:`open_text` opened raises when the file is truncated
+#: or corrupt: a bad gzip/bz2/xz stream, or a zip member whose CRC fails.
+CORRUPT: tuple[type[Exception], ...] = (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile)
 
 
 def _decompressed(raw: BinaryIO, head: bytes) -> BinaryIO:
@@ -66,7 +72,7 @@ def open_text(path: Path) -> Iterator[TextIO]:
 
     ``path`` may name a file inside a zip archive (:mod:`models.parsers.archive`).
     Raises ``UnusableInput`` when the file is missing, a folder, unreadable or itself a
-    zip archive. A corrupt compressed stream raises ``OSError``/``EOFError`` while reading.
+    zip archive. A corrupt compressed stream raises one of :data:`CORRUPT` while reading.
     """
     with ExitStack() as stack:
         inside = archive.locate(path) is not None
