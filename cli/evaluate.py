@@ -29,18 +29,12 @@ def evaluate_command(
 ) -> None:
     """Replay plays through features, labels and the online learner; compare baselines."""
     from models.evaluation import evaluate
-    from models.parsers import ParseReport, UnusableInput, iter_paths
+    from models.parsers import ParseReport, UnusableInput
     from models.play_log import PlayLog
 
     err = Console(stderr=True)
     quiet = as_json or not err.is_terminal
     report = ParseReport(max_rejects=20)
-    log = PlayLog()  # ~50 B per play: inputs of millions of plays fit
-    try:
-        plays = iter_paths(paths, format=format, user=user, report=report)
-    except UnusableInput as error:
-        err.print(f"[red]cannot read input:[/red] {error}")
-        raise typer.Exit(2) from error
     reading = Progress(
         TextColumn("[bold]reading[/bold]"),
         TextColumn("{task.completed:,} plays"),
@@ -50,10 +44,14 @@ def evaluate_command(
     )
     with reading:
         task = reading.add_task("read", total=None)
-        for play in plays:
-            log.append(play)
-            if len(log) % 50_000 == 0:
-                reading.update(task, completed=len(log))
+        try:
+            log = PlayLog.read(  # ~50 B per play: inputs of millions of plays fit
+                paths, format=format, user=user, report=report,
+                progress=lambda n: reading.update(task, completed=n),
+            )  # fmt: skip
+        except UnusableInput as error:
+            err.print(f"[red]cannot read input:[/red] {error}")
+            raise typer.Exit(2) from error
     if not len(log):
         err.print(f"[red]no plays in {', '.join(map(str, paths))}[/red]")
         raise typer.Exit(1)

@@ -25,15 +25,20 @@ True
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
 from models.events import PlayEvent
+from models.parsers import ParseReport, iter_paths
+from models.settings import ModelSettings
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+#: Plays read between two calls of :meth:`PlayLog.read`'s ``progress``.
+PROGRESS_EVERY = 50_000
 #: Columns coded as strings (``None`` is code 0).
 _TEXT = ("user_id", "track_id", "track_name", "artist_name", "source", "track_uri")
 
@@ -88,6 +93,28 @@ class PlayLog:
     def extend(self, plays: Iterable[PlayEvent]) -> None:
         for play in plays:
             self.append(play)
+
+    @classmethod
+    def read(
+        cls,
+        paths: Iterable[str | Path],
+        *,
+        report: ParseReport,
+        format: str | None = None,
+        user: str | None = None,
+        settings: ModelSettings | None = None,
+        progress: Callable[[int], object] | None = None,
+    ) -> PlayLog:
+        """The plays of files, folders or archives in any parsed format; counts, skips
+        and rejects go to ``report`` (see :func:`models.parsers.iter_paths`, which
+        raises ``UnusableInput`` first for paths it cannot use). ``progress(n)`` is
+        called every :data:`PROGRESS_EVERY` plays."""
+        log = cls()
+        for play in iter_paths(paths, format, user, report=report, settings=settings):
+            log.append(play)
+            if progress is not None and len(log) % PROGRESS_EVERY == 0:
+                progress(len(log))
+        return log
 
     def __getitem__(self, i: int) -> PlayEvent:
         text, columns = self._text, self._columns

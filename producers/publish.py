@@ -37,12 +37,11 @@ def publish(
 
     Returns the replay stats and the number of dead letters sent.
     """
-    from models.parsers import ParseReport, iter_paths
+    from models.parsers import ParseReport
     from models.play_log import PlayLog
 
     report = ParseReport()
-    plays = PlayLog()  # ~50 B per play, so files of millions of plays replay too
-    plays.extend(iter_paths(paths, format=fmt, user=user, report=report))
+    plays = PlayLog.read(paths, format=fmt, user=user, report=report)  # ~50 B per play
     with PlayProducer(settings, topic=topic) as producer:
         for reject in report.rejects:
             producer.dead_letter(

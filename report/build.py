@@ -85,7 +85,7 @@ def build_report(
     ``ValueError`` when it holds no plays.
     """
     from models.evaluation import evaluate
-    from models.parsers import ParseReport, iter_paths
+    from models.parsers import ParseReport
     from models.play_log import PlayLog
     from report import data_figures as dfig
     from report import model_figures as mfig
@@ -102,11 +102,10 @@ def build_report(
         started = time.perf_counter()
         task = bars.add_task("reading plays", total=None)
         parsed = ParseReport(max_rejects=20)
-        plays = PlayLog()  # ~50 B per play: inputs of millions of plays fit
-        for play in iter_paths(paths, format=format, user=user, report=parsed, settings=settings):
-            plays.append(play)
-            if len(plays) % 50_000 == 0:
-                bars.update(task, completed=len(plays))
+        plays = PlayLog.read(  # ~50 B per play: inputs of millions of plays fit
+            paths, format=format, user=user, report=parsed, settings=settings,
+            progress=lambda n: bars.update(task, completed=n),
+        )  # fmt: skip
         bars.update(task, total=1, completed=1)
         timings["parse"] = time.perf_counter() - started
         if not len(plays):
