@@ -71,7 +71,8 @@ def trainer_rate(items: list[tuple[Any, float]]) -> tuple[float, float]:
     """The stream's trainer (:class:`stream_app.trainer.Trainer`: duplicates check, rolling
     metrics, the chosen learner) over wire-decoded examples in messages of 200:
     (examples per CPU second including decoding, excluding decoding)."""
-    from stream_app.trainer import ExampleMessage, Trainer, decode_examples, encode_examples
+    from stream_app.examples_wire import ExampleMessage, decode_examples, encode_examples
+    from stream_app.trainer import Trainer
 
     msgs = [ExampleMessage(example=ex, p=0.5, model_version="v0", watermark=wm) for ex, wm in items]
     wire = encode_examples(msgs)

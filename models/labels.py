@@ -69,22 +69,40 @@ def thaw(frozen: Frozen | Sequence[float]) -> Features:
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """A play with its frozen features and its resolved label."""
+    """A play with its frozen features and its resolved label.
+
+    The features stay as they were frozen at play time (:func:`freeze`: the values of
+    :data:`FEATURE_NAMES` in order) from the labeller through the `examples` topic into
+    the learner; :attr:`features` is the dict, for a reader who wants names.
+
+    >>> ex = Example("ana", "a", "e1", 0.0, {"pair_plays": 2.0}, True, 1.0)
+    >>> ex.features["pair_plays"]
+    2.0
+    """
 
     user_id: str
     track_id: str
     event_id: str
     #: Event time of the play (POSIX seconds).
     ts: float
-    features: Features
+    #: Features as :func:`freeze` keeps them (a dict too is accepted).
+    values: Frozen
     label: bool
     #: Event time at which the label became known (the replay, or the watermark).
     resolved_at: float
 
+    def __post_init__(self) -> None:
+        if isinstance(self.values, dict):  # one form per feature set: equal examples compare equal
+            object.__setattr__(self, "values", freeze(self.values))
+
+    @property
+    def features(self) -> Features:
+        return thaw(self.values)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON primitives; features with the names of FEATURE_NAMES as a bare value
         list under their signature ``fs``, any others as a dict."""
-        frozen = freeze(self.features)
+        frozen = self.values
         values = isinstance(frozen, tuple)
         return {
             "user_id": self.user_id,
@@ -106,15 +124,15 @@ class Example:
                     f"example {data.get('event_id')!r} carries features of another feature set "
                     f"(signature {data.get('fs')}, this code has {FEATURE_SET})"
                 )
-            features = thaw(tuple(x))
+            values: Frozen = tuple(x)
         else:
-            features = {k: float(v) for k, v in x.items()}
+            values = {k: float(v) for k, v in x.items()}
         return cls(
             user_id=data["user_id"],
             track_id=data["track_id"],
             event_id=data["event_id"],
             ts=float(data["ts"]),
-            features=features,
+            values=values,
             label=bool(data["label"]),
             resolved_at=float(data["resolved_at"]),
         )
@@ -263,7 +281,7 @@ class Labeller:
             keep: list[Pending] = []
             for p_ts, p_id, p_feat in waiting:
                 if p_ts < ts <= p_ts + horizon:
-                    resolved.append(Example(user_id, track_id, p_id, p_ts, thaw(p_feat), True, ts))
+                    resolved.append(Example(user_id, track_id, p_id, p_ts, p_feat, True, ts))
                 else:
                     keep.append((p_ts, p_id, p_feat))
             if keep:
@@ -329,7 +347,7 @@ class Labeller:
                     if not waiting:
                         del state.pending[track_id]
                     self.states[user_id] = state
-                    resolved.append(Example(user_id, track_id, p_id, p_ts, thaw(p_feat), False, watermark))
+                    resolved.append(Example(user_id, track_id, p_id, p_ts, p_feat, False, watermark))
                     break
         self.n_negative += len(resolved)
         return resolved

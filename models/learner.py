@@ -72,7 +72,7 @@ import pandas as pd
 from river import compose, linear_model, optim, preprocessing
 
 from models.features import FEATURE_NAMES, Features
-from models.labels import Example, freeze, thaw
+from models.labels import Example, Frozen, freeze, thaw
 from models.prepare import Prepare, features_frame
 
 #: Closed examples learnt per ``learn_many`` step by :func:`make_learner` (the
@@ -252,7 +252,7 @@ class DelayedLearner:
         buf, push = self._buffer, heapq.heappush
         for ex in examples:
             self._seq += 1
-            push(buf, (ex.ts + self.horizon_s, self._seq, _values(ex.features), bool(ex.label)))
+            push(buf, (ex.ts + self.horizon_s, self._seq, _values_of(ex.values), bool(ex.label)))
 
     def advance(self, watermark: float) -> int:
         """Move the watermark; learn the buffered examples whose horizon closed.
@@ -338,7 +338,10 @@ Waiting: TypeAlias = "tuple[float, int, Values, bool]"
 
 
 def _values(features: Features) -> Values:
-    frozen = freeze(features)
+    return _values_of(freeze(features))
+
+
+def _values_of(frozen: Frozen) -> Values:
     return array("d", frozen) if isinstance(frozen, tuple) else frozen
 
 

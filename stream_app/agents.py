@@ -30,9 +30,10 @@ from stream_app.app import (
     stream,
 )
 from stream_app.decode import play_or_reason
+from stream_app.examples_wire import ExampleMessage, encode_examples
 from stream_app.offsets import FOLDED, Delivered, GapReader, in_offset_order
 from stream_app.recs_store import ModelMetrics, ModelSnapshot
-from stream_app.trainer import ExampleMessage, Trainer, encode_examples, snapshot_message
+from stream_app.trainer import Trainer, snapshot_message
 from stream_app.trainer_loop import TRAINER_SEAT, TrainingLoop, trainer_group
 
 log = logging.getLogger("encore.stream")

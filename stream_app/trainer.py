@@ -14,6 +14,7 @@ plays were replayed. (The workers' play-time scores travel in the examples for t
 record; they depend on how fresh a snapshot each worker had.)
 
 >>> from models.labels import Example
+>>> from stream_app.examples_wire import ExampleMessage, encode_examples, decode_examples
 >>> trainer = Trainer(horizon_s=10.0, learn_batch=1)
 >>> x = {"pair_plays": 3.0}
 >>> msg = ExampleMessage(example=Example("ana", "a", "e1", 0.0, x, True, 5.0),
@@ -36,16 +37,15 @@ import json
 import math
 from array import array
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
 from river import metrics, utils
 
 from models.labels import Example
 from models.learner import DelayedLearner, make_learner
 from models.metrics import BinnedAUC
 from models.snapshot import SnapshotError, dump_snapshot, load_snapshot
+from stream_app.examples_wire import ExampleMessage
 from stream_app.recs_store import ModelSnapshot
 
 #: Event ids remembered (as 64-bit prefixes: ~70 B each where the id strings in an
@@ -59,51 +59,6 @@ RESUME_IDS = 100_000
 
 def _id_prefix(event_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
-
-
-#: Examples per `examples` message: one message per chunk of a worker's batch keeps
-#: Faust's per-message cost off the trainer's path (and messages well under 1 MB).
-EXAMPLES_PER_MESSAGE = 200
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExampleMessage:
-    """One resolved example as the trainer receives it."""
-
-    example: Example
-    #: P(replay) the worker predicted at play time, with the model it had then.
-    p: float | None
-    model_version: str | None
-    #: The sending worker's event-time watermark.
-    watermark: float
-
-
-def encode_examples(messages: Sequence[ExampleMessage]) -> list[bytes]:
-    """Chunks of examples as `examples` message values."""
-    docs = [
-        {"example": m.example.to_dict(), "p": m.p, "model_version": m.model_version, "watermark": m.watermark}
-        for m in messages
-    ]
-    return [
-        orjson.dumps(docs[i : i + EXAMPLES_PER_MESSAGE]) for i in range(0, len(docs), EXAMPLES_PER_MESSAGE)
-    ]
-
-
-def decode_examples(raw: bytes) -> list[ExampleMessage]:
-    """One `examples` message value back into examples; raises ValueError on garbage."""
-    try:
-        docs = orjson.loads(raw)
-        return [
-            ExampleMessage(
-                example=Example.from_dict(doc["example"]),
-                p=doc.get("p"),
-                model_version=doc.get("model_version"),
-                watermark=float(doc["watermark"]),
-            )
-            for doc in docs
-        ]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"not an examples message: {exc}") from exc
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,7 +32,8 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from stream_app.trainer import ExampleMessage, Trainer, decode_examples
+from stream_app.examples_wire import ExampleMessage, decode_examples
+from stream_app.trainer import Trainer
 
 log = logging.getLogger("encore.stream")
 

@@ -48,10 +48,10 @@ from producers.kafka_io import PlayProducer
 from producers.publish import LASTFM
 from producers.readback import end_offsets
 from producers.replay import replay
+from stream_app.examples_wire import ExampleMessage, decode_examples
 from stream_app.fleet import Fleet, RunNamespace, Totals, wait_drained, wait_for_workers
 from stream_app.recs_store import RecsNotFoundError, RecsReader, RecsWriter, StoredRecs, async_client
 from stream_app.settings import StreamSettings
-from stream_app.trainer import ExampleMessage, decode_examples
 
 DAY = 86_400.0
 

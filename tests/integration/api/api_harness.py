@@ -33,11 +33,12 @@ import redis
 from api.settings import ApiSettings
 from cluster.settings import ClusterSettings
 from models.events import PlayEvent, track_key
+from stream_app.examples_wire import ExampleMessage
 from stream_app.listening import Listening
 from stream_app.model_cache import LatestModel
 from stream_app.recs_store import MetricsPoint, ModelMetrics, ModelSnapshot, RecsWriter
 from stream_app.scorer import Scorer
-from stream_app.trainer import ExampleMessage, Trainer
+from stream_app.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED_EXPORTS = REPO.parent / "shared" / "data" / "spotify_exports"

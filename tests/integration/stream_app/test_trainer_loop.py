@@ -13,7 +13,8 @@ from cluster.settings import ClusterSettings
 from cluster.topics import ensure_topics
 from models.features import FEATURE_NAMES
 from models.labels import Example
-from stream_app.trainer import ExampleMessage, Trainer, encode_examples
+from stream_app.examples_wire import ExampleMessage, encode_examples
+from stream_app.trainer import Trainer
 from stream_app.trainer_loop import TrainingLoop, trainer_group
 
 pytestmark = pytest.mark.integration

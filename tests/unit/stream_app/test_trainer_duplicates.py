@@ -6,7 +6,8 @@ import pytest
 
 from models.labels import Example
 from stream_app import trainer as trainer_module
-from stream_app.trainer import ExampleMessage, Trainer
+from stream_app.examples_wire import ExampleMessage
+from stream_app.trainer import Trainer
 
 
 def message(i: int) -> ExampleMessage:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from models.features import FEATURE_NAMES
 from models.labels import Example
 from models.snapshot import load_snapshot
-from stream_app.trainer import ExampleMessage, Trainer
+from stream_app.examples_wire import ExampleMessage
+from stream_app.trainer import Trainer
 
 KEY = b"k" * 32
 DAY = 86_400.0
