@@ -46,7 +46,7 @@ class StreamSettings(BaseSettings):
     #: Every this many seconds (and after loading listeners) the worker collects and
     #: then freezes what survived (``gc.freeze``), so the collector stops re-walking
     #: the listener state, which lives long and holds no cycles (0 = never).
-    gc_freeze_every_s: float = 60.0
+    gc_freeze_every_s: float = 5.0
     #: Level of the logs of what a rebalance does (e.g. "info"): Faust's table recovery
     #: (its offsets and progress) and the plays agent's offset record (each seed). What
     #: to read when a worker seems stuck or re-reads plays after a rebalance; empty:
