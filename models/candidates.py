@@ -36,6 +36,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Literal
 
 import pandas as pd
@@ -106,8 +107,18 @@ class CoListen:
         ranked = self._ranked.get(track_id)
         if ranked is None:
             row = self.counts.get(track_id, {})
-            ranked = self._ranked[track_id] = sorted(row.items(), key=lambda kv: (-kv[1], kv[0]))
+            ranked = self._ranked[track_id] = _by_count(row)
         return ranked[:k]
+
+
+def _by_count(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """``counts`` items, highest count first, ties by id (two stable C-level sorts: a
+    key function called per item was most of the cost of ranking neighbours).
+
+    >>> _by_count({"b": 2, "c": 5, "a": 2})
+    [('c', 5), ('a', 2), ('b', 2)]
+    """
+    return sorted(sorted(counts.items()), key=itemgetter(1), reverse=True)
 
 
 class Trending:
@@ -182,7 +193,7 @@ def candidates(
         for seed in seeds:
             for other, count in colisten.neighbours(seed, n_colisten):
                 pooled[other] = pooled.get(other, 0) + count
-        for other, _ in sorted(pooled.items(), key=lambda kv: (-kv[1], kv[0]))[:n_colisten]:
+        for other, _ in _by_count(pooled)[:n_colisten]:
             out.setdefault(other, "co-listened")
         for track, _ in trending.top(n_trending, now):
             out.setdefault(track, "trending")

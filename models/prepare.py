@@ -50,12 +50,11 @@ def features_frame(rows: list[Features]) -> pd.DataFrame:
     keys = list(rows[0])
     if len(keys) < 2:
         return pd.DataFrame(rows, dtype=float)
-    get = itemgetter(*keys)
     try:
-        flat = np.fromiter((v for r in rows for v in get(r)), dtype=float, count=len(rows) * len(keys))
+        values = np.array(list(map(itemgetter(*keys), rows)), dtype=float)
     except KeyError:
         return pd.DataFrame(rows)
-    return pd.DataFrame(flat.reshape(len(rows), len(keys)), columns=keys)
+    return pd.DataFrame(values, columns=keys)
 
 
 class Prepare(base.Transformer):
