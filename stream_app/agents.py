@@ -176,7 +176,7 @@ def _after_take(trainer: Trainer) -> None:
     stats["trainer_duplicates"] = trainer.duplicates
     stats["trainer_taken"] = trainer.taken  # by the model's lineage, across workers
     stats["trainer_auc_so_far"] = trainer.auc_so_far.get() or 0.0
-    stats["trainer_logloss_so_far"] = trainer.logloss_so_far.get() if trainer.learner.n_learnt else 0.0
+    stats["trainer_logloss_so_far"] = trainer.logloss_so_far.get() or 0.0
     if _training is not None:
         stats["trainer_lag"] = _training.lag
     ws.state.publish_stats()

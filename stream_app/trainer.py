@@ -39,11 +39,12 @@ from array import array
 from collections import deque
 from dataclasses import dataclass
 
-from river import metrics, utils
+import numpy as np
+from river import metrics
 
 from models.labels import Example
 from models.learner import DelayedLearner, make_learner
-from models.metrics import BinnedAUC
+from models.metrics import BinnedAUC, MeanLogLoss
 from models.snapshot import SnapshotError, dump_snapshot, load_snapshot
 from stream_app.examples_wire import ExampleMessage
 from stream_app.recs_store import ModelSnapshot
@@ -87,10 +88,10 @@ class Trainer:
         if learn_batch is not None:
             self.learner.batch_size = learn_batch
         self.auc = metrics.RollingROCAUC(window_size=window)
-        self.logloss = utils.Rolling(metrics.LogLoss, window_size=window)
+        self.logloss = MeanLogLoss(window=window)
         #: AUC and mean log loss over every example learnt so far.
         self.auc_so_far = BinnedAUC()
-        self.logloss_so_far = metrics.LogLoss()
+        self.logloss_so_far = MeanLogLoss()
         self.examples_seen = 0
         self.duplicates = 0
         self.watermark = -math.inf
@@ -143,13 +144,12 @@ class Trainer:
     def _score(self) -> None:
         """Predict the examples about to be learnt, with the model before it learns them."""
         frame, labels = self.learner.closed_batch()
-        probs = self.learner.predict_proba_many(frame)
-        for label, p in zip(labels, probs, strict=True):
-            p = min(max(float(p), 1e-7), 1 - 1e-7)
+        probs = np.clip(np.asarray(self.learner.predict_proba_many(frame), dtype=float), 1e-7, 1 - 1e-7)
+        for label, p in zip(labels, probs.tolist(), strict=True):
             self.auc.update(label, p)
-            self.logloss.update(label, p)
-            self.auc_so_far.update(label, p)
-            self.logloss_so_far.update(label, p)
+        self.logloss.update_many(labels, probs)
+        self.auc_so_far.update_many(labels, probs)
+        self.logloss_so_far.update_many(labels, probs)
 
     @property
     def rolling_auc(self) -> float | None:
@@ -158,7 +158,7 @@ class Trainer:
 
     @property
     def rolling_logloss(self) -> float | None:
-        return float(self.logloss.get()) if self.learner.n_learnt else None
+        return self.logloss.get() if self.learner.n_learnt else None
 
     def snapshot(self, key: bytes, *, resume: bool = False) -> Snapshot:
         """The model, signed; with ``resume`` also the whole learner (model, examples
