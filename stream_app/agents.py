@@ -52,6 +52,7 @@ def _sync_assignment() -> None:
     owned = _owned_partitions()
     if owned == ws.state.owned:
         return
+    _drop_unwritten()  # the table's states are what the plays after them fold into
     keys = [k for k in listener_table if _partition_of(k) in owned]
     n = ws.state.listening.reload(keys, partition_of=_partition_of)
     ws.state.owned = owned
@@ -76,6 +77,33 @@ def _freeze_survivors() -> None:
 _gaps = GapReader(bootstrap_servers=cluster.bootstrap_servers, max_message_bytes=MAX_MESSAGE_BYTES)
 
 
+#: Listeners whose in-memory state is ahead of their table value, and when the table
+#: was last written (:func:`_write_unwritten`).
+_unwritten: set[str] = set()
+_written_at = time.monotonic()
+#: A batch is being folded: its states may be ahead of its examples' delivery.
+_folding = False
+
+
+def _write_unwritten() -> None:
+    """Write every changed listener's state to the table, once each; what was folded
+    becomes committable (stream_app/offsets.py)."""
+    global _written_at
+    with ws.state.timed("write_back"):
+        ws.state.listening.write_back(_unwritten)
+    _unwritten.clear()
+    FOLDED.written()
+    _written_at = time.monotonic()
+
+
+def _drop_unwritten() -> None:
+    """Forget what was folded since the last write; the caller reloads the listeners
+    from the table, and those plays are folded again (their examples go to the
+    trainer again, which drops them by event id)."""
+    _unwritten.clear()
+    FOLDED.drop_unwritten()
+
+
 @app.agent(plays_topic)
 async def on_plays(stream_: Any) -> None:
     """Fold batches of plays into the listener table; send examples and dead letters."""
@@ -84,8 +112,21 @@ async def on_plays(stream_: Any) -> None:
 
 
 async def _fold(batch: list[Delivered]) -> None:
-    """One batch: in offset order, decoded, folded into the listeners, examples sent,
-    states written back; then the agent's record of its progress moves."""
+    """One batch: in offset order, decoded, folded into the listeners, examples sent;
+    then the agent's record of its progress moves, and the states changed since the
+    last write go to the table when ``table_write_every_s`` has passed."""
+    global _folding
+    _folding = True
+    try:
+        await _fold_in(batch)
+    finally:
+        _folding = False
+    if time.monotonic() - _written_at >= stream.table_write_every_s:
+        _write_unwritten()
+    ws.state.publish_stats()
+
+
+async def _fold_in(batch: list[Delivered]) -> None:
     state = ws.state
     _sync_assignment()
     ordered = await in_offset_order(batch, FOLDED, _gaps.read)
@@ -125,10 +166,8 @@ async def _fold(batch: list[Delivered]) -> None:
         # duplicates by event id). The other order lost them (tests/faults found it).
         for delivery in sent:
             await delivery
-        with state.timed("write_back"):
-            state.listening.write_back(out.touched)
+        _unwritten.update(out.touched)
     FOLDED.folded(ordered.messages)
-    state.publish_stats()
 
 
 async def _publish(trainer: Any, *, resume: bool = False) -> None:
@@ -201,7 +240,12 @@ async def hand_over_trainer(_app: Any, revoked: Any, **_: Any) -> None:
     (A revoked set can miss the seat after an assignment changed under a rebalance:
     the assignment handler then stops a loop whose seat is gone.)"""
     # Faust's last commit of these partitions ran before this signal: from here on,
-    # only their next owner's progress moves their offsets.
+    # only their next owner's progress moves their offsets. States folded but not
+    # written are dropped, not written: a revoked listener's table value may be its
+    # next owner's by now. The next batch reloads the listeners from the table.
+    if _unwritten or FOLDED.unwritten():
+        _drop_unwritten()
+        ws.state.owned = frozenset()
     FOLDED.forget(revoked)
     if _holds_seat(revoked):
         await _stop_training(hand_over=True)
@@ -247,6 +291,15 @@ async def take_over_trainer(_app: Any, assigned: Any, **_: Any) -> None:
         publish=_publish,
     )
     await _training.start()
+
+
+@app.timer(interval=max(stream.table_write_every_s / 2, 0.1))
+async def write_listener_states() -> None:
+    """States a quiet stream left unwritten go to the table when due (never mid-batch:
+    a batch's states follow its examples)."""
+    due = time.monotonic() - _written_at >= stream.table_write_every_s
+    if due and not _folding and (_unwritten or FOLDED.unwritten()):
+        _write_unwritten()
 
 
 @app.timer(interval=5.0)

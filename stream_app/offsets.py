@@ -25,12 +25,17 @@ offline end state, 37 of them with skipped offsets filled; one run timed out wai
 for the survivor to take every partition over.
 
 So the agent keeps, per partition, the offset after the last message it folded in
-(:class:`FoldedOffsets`). The record is seeded with the very offsets Faust seeks an
-assigned partition to, and the agent holds Faust to it:
+(:class:`FoldedOffsets`), and the offset up to which the listener states that
+folding changed are written to the table (the agent writes them at most every
+``table_write_every_s``, not after every batch). The record is seeded with the very
+offsets Faust seeks an assigned partition to, and the agent holds Faust to it:
 
-- :class:`PlaysConsumer` commits that offset, never Faust's own, whether or not
-  Faust has acknowledged anything since. Faust flushes the producer before it
+- :class:`PlaysConsumer` commits the written offset, never Faust's own, whether or
+  not Faust has acknowledged anything since. Faust flushes the producer before it
   commits, so a committed offset still means that everything it covers is in Kafka.
+- What was folded but not written is folded again after a rebalance: the agent
+  drops it (:meth:`FoldedOffsets.drop_unwritten`) and reloads its listeners from the
+  table.
 - :func:`in_offset_order` drops a message the agent has already folded in. It fills
   a gap by reading the missing offsets straight from Kafka (:class:`GapReader`,
   a consumer of the agent's own that never joins the group or commits).
@@ -52,7 +57,10 @@ assigned partition to, and the agent holds Faust to it:
 >>> [d.offset for d in ordered.messages], ordered.filled, ordered.repeated
 ([811, 812, 813, 814, 815], 1, 1)
 >>> folded.folded(ordered.messages)
->>> folded.next_offset(tp)
+>>> folded.next_offset(tp), folded.committable(tp)
+(816, 811)
+>>> folded.written()
+>>> folded.committable(tp)
 816
 """
 
@@ -97,7 +105,12 @@ class FoldedOffsets:
     """
 
     def __init__(self) -> None:
+        #: Per partition: the offset after the last message whose listener states are
+        #: written to the table (what is committed).
         self._next: dict[TP, int] = {}
+        #: Per partition: the offset after the last message folded into the in-memory
+        #: state, where that is ahead of ``_next`` (states not written yet).
+        self._ahead: dict[TP, int] = {}
         self._assigned: frozenset[TP] | None = None
         self.epoch = 0
 
@@ -118,33 +131,60 @@ class FoldedOffsets:
         if self._assigned is not None:
             start = {tp: o for tp, o in start.items() if tp in self._assigned}
         self._next.update(start)
+        for tp in start:
+            self._ahead.pop(tp, None)
         log.info("seeded at epoch %d: %s", self.epoch, _offsets(start))
 
     def folded(self, messages: Iterable[Delivered]) -> None:
-        """A batch is done: its examples, dead letters and states are with the producer."""
-        nxt = self._next
+        """A batch is folded into the in-memory state, its examples and dead letters
+        are with the producer; its listeners' states are not written yet
+        (:meth:`written`)."""
+        ahead, nxt = self._ahead, self._next
         for m in messages:
-            if m.offset >= nxt.get(m.tp, 0):
-                nxt[m.tp] = m.offset + 1
+            if m.offset >= ahead.get(m.tp, nxt.get(m.tp, 0)):
+                ahead[m.tp] = m.offset + 1
+
+    def written(self) -> None:
+        """The states of everything folded are with the producer: it may be committed."""
+        self._next.update(self._ahead)
+        self._ahead.clear()
+
+    def unwritten(self) -> bool:
+        """Is anything folded whose states are not written?"""
+        return bool(self._ahead)
+
+    def drop_unwritten(self) -> None:
+        """The in-memory state goes back to the table's: what was folded since the last
+        write is to be folded again (:func:`in_offset_order` reads it from Kafka when
+        the stream has moved past it)."""
+        self._ahead.clear()
 
     def next_offset(self, tp: TP) -> int | None:
+        """The offset after the last message folded in (written or not)."""
+        return self._ahead.get(tp, self._next.get(tp))
+
+    def committable(self, tp: TP) -> int | None:
+        """The offset after the last message whose states are written."""
         return self._next.get(tp)
 
     def partitions(self) -> dict[TP, int]:
+        """Every partition with a record, at its committable offset."""
         return dict(self._next)
 
     def assigned(self, tps: Iterable[TP]) -> None:
         """A new assignment: the record keeps only partitions in it, until seeded."""
         self.epoch += 1
         self._assigned = frozenset(tps)
-        for tp in [tp for tp in self._next if tp not in self._assigned]:
-            del self._next[tp]
+        for record in (self._next, self._ahead):
+            for tp in [tp for tp in record if tp not in self._assigned]:
+                del record[tp]
 
     def forget(self, tps: Iterable[TP]) -> None:
         """Partitions revoked: their next owner's progress is what counts now."""
         self.epoch += 1
         for tp in tps:
             self._next.pop(tp, None)
+            self._ahead.pop(tp, None)
 
 
 def _offsets(start: Mapping[TP, int]) -> str:
@@ -291,7 +331,7 @@ class PlaysConsumer(Consumer):
             self._acked[tp].clear()
             self._acked_index[tp].clear()
             self._gap.pop(tp, None)
-            done = FOLDED.next_offset(tp)
+            done = FOLDED.committable(tp)
             if done is not None and self._should_commit(tp, done):
                 offsets[tp] = done
         return offsets

@@ -25,6 +25,10 @@ class StreamSettings(BaseSettings):
     batch_size: int = 5000
     #: Seconds a partial batch waits before it is processed anyway.
     batch_within_s: float = 0.25
+    #: Listener states changed by folded plays are written to the table (and those
+    #: plays' offsets become committable) at most this often: a listener played in
+    #: several batches meanwhile is encoded once (0 = after every batch).
+    table_write_every_s: float = 1.0
     #: Publish a model snapshot after this many examples learned...
     snapshot_every_examples: int = 5000
     #: ...or after this many seconds, whichever comes first.

@@ -40,6 +40,7 @@ from cluster.topics import ensure_topics
 from models.events import PlayEvent
 from models.parsers import parse_paths
 from models.processor import PlayProcessor
+from stream_app.examples_wire import decode_examples
 from stream_app.fleet import Fleet, RunNamespace, totals, wait_for_workers
 from stream_app.listening import decode_state
 from stream_app.recs_store import RecsWriter
@@ -521,10 +522,9 @@ def examples_on_topic(run: Run, offline: OfflineEnd) -> tuple[dict[str, bool], E
     n = 0
     inconsistent: list[str] = []
     for _p, _o, _k, value in read_topic(run.settings, run.settings.examples_topic):
-        for doc in orjson.loads(value):
-            ex = doc["example"]
+        for message in decode_examples(value):
             n += 1
-            eid, label = ex["event_id"], bool(ex["label"])
+            eid, label = message.example.event_id, message.example.label
             if eid in labels and labels[eid] != label:
                 inconsistent.append(eid)
             labels[eid] = label

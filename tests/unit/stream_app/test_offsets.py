@@ -142,3 +142,32 @@ def test_an_assignment_drops_the_record_of_partitions_it_does_not_hold() -> None
     folded.seed({A: 10, B: 20})
     folded.assigned([B])
     assert folded.partitions() == {B: 20}
+
+
+def test_folded_plays_become_committable_only_once_their_states_are_written() -> None:
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 10, B: 20})
+    folded.folded(order(msgs(A, 10, 11) + msgs(B, 20), folded, log).messages)
+    assert (folded.next_offset(A), folded.committable(A), folded.committable(B)) == (12, 10, 20)
+    assert folded.unwritten() and folded.partitions() == {A: 10, B: 20}
+    folded.written()
+    assert (folded.committable(A), folded.committable(B), folded.unwritten()) == (12, 21, False)
+
+
+def test_dropped_unwritten_plays_are_folded_again_from_kafka() -> None:
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 10})
+    folded.folded(order(msgs(A, 10, 11, 12), folded, log).messages)
+    folded.drop_unwritten()  # a rebalance: in-memory states go back to the table's
+    assert folded.next_offset(A) == 10
+    out = order(msgs(A, 13, 14), folded, log)  # the stream itself has moved on
+    assert [m.offset for m in out.messages] == [10, 11, 12, 13, 14] and log.reads == [(0, 10, 13)]
+
+
+def test_a_revocation_or_a_seek_drops_what_was_not_written() -> None:
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 10, B: 20})
+    folded.folded(order(msgs(A, 10) + msgs(B, 20), folded, log).messages)
+    folded.forget([A])
+    folded.seed({B: 20})
+    assert (folded.next_offset(A), folded.next_offset(B), folded.unwritten()) == (None, 20, False)
