@@ -84,13 +84,18 @@ class CoListen:
             session = self.sessions[user_id] = deque(maxlen=self.window)
         if session and ts - session[-1][0] > self.session_gap_s:
             session.clear()
+        again = False
         for _, other in session:
             if other != track_id:
                 self._bump(track_id, other)
                 self._bump(other, track_id)
-        session = deque([(t, x) for t, x in session if x != track_id], maxlen=self.window)
+            else:
+                again = True
+        if again:  # the track moves to the session's end
+            session = self.sessions[user_id] = deque(
+                [(t, x) for t, x in session if x != track_id], maxlen=self.window
+            )
         session.append((ts, track_id))
-        self.sessions[user_id] = session
 
     def _bump(self, a: str, b: str) -> None:
         self._ranked.pop(a, None)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any
@@ -164,10 +164,27 @@ class PlayEvent(BaseModel):
     def event_id(self) -> str:
         return make_event_id(self.user_id, self.track_id, self.played_at, self.seq)
 
-    @property
+    @cached_property
     def ts(self) -> float:
-        """Event time as POSIX seconds, the unit feature code works in."""
+        """Event time as POSIX seconds, the unit feature code works in (computed once:
+        the features, labels and scorer read it several times per play)."""
         return self.played_at.timestamp()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> PlayEvent:
+        """A copy; with ``update``, its ``event_id`` and ``ts`` are derived again
+        (pydantic copies cached properties as they are: a copy for another listener
+        kept the original's event id).
+
+        >>> from datetime import datetime, UTC
+        >>> play = PlayEvent(user_id="ana", track_id="t", played_at=datetime(2024, 1, 1, tzinfo=UTC))
+        >>> play.event_id == play.model_copy(update={"user_id": "bo"}).event_id
+        False
+        """
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            for derived in ("event_id", "ts"):
+                copy.__dict__.pop(derived, None)
+        return copy
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode("utf-8")
