@@ -39,8 +39,12 @@ class StreamSettings(BaseSettings):
     resume_every_s: float = 60.0
     #: A listener's recommendations are rewritten at most once per this many seconds.
     score_debounce_s: float = 1.0
-    #: CPU seconds the scorer may spend per tick (every 0.25 s) before it yields.
+    #: CPU seconds the scorer may spend per tick (every 0.25 s) before it yields...
     score_budget_s: float = 0.05
+    #: ...and while the worker keeps up with `plays` (consumer lag under one batch):
+    #: a live stream leaves the event loop idle most of the time, and the scorer is
+    #: what keeps recommendations fresh.
+    score_budget_live_s: float = 0.15
     #: How often workers look for a newer model snapshot in Redis.
     model_refresh_s: float = 2.0
     #: Recommendations kept per listener.

@@ -149,10 +149,13 @@ class WorkerState:
     def score_due(self, now: float) -> None:
         """Score the listeners due, oldest queued first, within ``score_budget_s`` of
         CPU per tick: under a flood of plays scoring falls behind (and catches up
-        after), instead of starving the plays agent that shares the event loop."""
+        after), instead of starving the plays agent that shares the event loop. While
+        the worker keeps up with `plays`, the budget is ``score_budget_live_s``."""
         users = self.scorer.due(now)
         if not users or not self.redis.open:  # they stay queued
             return
+        live = self.stats["consumer_lag"] < stream.batch_size
+        budget = stream.score_budget_live_s if live else stream.score_budget_s
         began = time.perf_counter()
         recs: list[UserRecs] = []
         for i in range(0, len(users), SCORE_CHUNK):
@@ -162,7 +165,7 @@ class WorkerState:
                 self.model,
                 as_of=self.listening.processor.labeller.max_event_time,
             )
-            if time.perf_counter() - began > stream.score_budget_s:
+            if time.perf_counter() - began > budget:
                 users = users[: i + SCORE_CHUNK]
                 break
         try:
