@@ -40,11 +40,11 @@ import numpy as np
 import pandas as pd
 
 from models.baselines import HEURISTICS, fit_lightgbm, fit_sklearn_logreg, gain_importances
-from models.events import PlayEvent, event_time_order
+from models.events import PlayEvent
 from models.features import DAY, FEATURE_NAMES
-from models.labels import freeze
+from models.labels import freeze, thaw
 from models.learner import LEARN_BATCH, DelayedLearner, make_learner
-from models.play_log import PlayLog
+from models.play_log import PlayLog, in_event_time_order
 from models.processor import PlayProcessor
 from models.settings import ModelSettings
 
@@ -151,7 +151,7 @@ def evaluate(
     """
     cfg = settings or ModelSettings()
     horizon = cfg.horizon_days * DAY
-    ordered = plays.in_event_time_order() if isinstance(plays, PlayLog) else iter(event_time_order(plays))
+    ordered = in_event_time_order(plays)
     n = len(plays)
     proc = PlayProcessor(cfg)
     learner = (
@@ -185,7 +185,7 @@ def evaluate(
             values = values.reshape(end - waiting_from, width)
             if end - waiting_from == 1 or not learner.n_learnt:
                 for j, row in enumerate(values.tolist(), waiting_from):
-                    rows_pred[j] = learner.predict_proba_one(dict(zip(FEATURE_NAMES, row, strict=True)))
+                    rows_pred[j] = learner.predict_proba_one(thaw(row))
             else:
                 proba = learner.predict_proba_many(pd.DataFrame(values, columns=list(FEATURE_NAMES)))
                 rows_pred[waiting_from:end] = array("d", proba.tolist())

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.events import PlayEvent
+from models.events import PlayEvent, event_time_order
 from models.parsers import ParseReport, iter_paths
 from models.settings import ModelSettings
 
@@ -146,3 +146,9 @@ class PlayLog:
         longest_first = -np.maximum(np.frombuffer(self._ms, dtype=np.int64), 0)
         order = np.lexsort((longest_first, us))  # stable: ties keep log order
         return (self[i] for i in order.tolist())
+
+
+def in_event_time_order(plays: Iterable[PlayEvent] | PlayLog) -> Iterator[PlayEvent]:
+    """``plays`` one at a time as :func:`~models.events.event_time_order` sorts them; a
+    :class:`PlayLog` sorts its columns and rebuilds each play as it goes."""
+    return plays.in_event_time_order() if isinstance(plays, PlayLog) else iter(event_time_order(plays))

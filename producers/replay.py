@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from models.events import PlayEvent, event_time_order
-from models.play_log import PlayLog
+from models.events import PlayEvent
+from models.play_log import PlayLog, in_event_time_order
 
 
 @dataclass(kw_only=True)
@@ -63,9 +63,7 @@ def replay(
     """
     if speed is not None and speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
-    ordered: Iterator[PlayEvent] = (
-        plays.in_event_time_order() if isinstance(plays, PlayLog) else iter(event_time_order(plays))
-    )
+    ordered = in_event_time_order(plays)
     stats = ReplayStats()
     started = origin = 0.0
     last: PlayEvent | None = None
