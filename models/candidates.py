@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from models.features import DAY, FEATURE_NAMES, ListenerState, artist_key, features_many
+from models.features import DAY, FEATURE_NAMES, FeatureRow, ListenerState, artist_key, features_many
 
 Reason = Literal["recent", "frequent", "co-listened", "trending"]
 
@@ -227,7 +227,8 @@ class CandidateSource:
     def __init__(self, colisten: CoListen | None = None, trending: Trending | None = None) -> None:
         self.colisten = colisten or CoListen()
         self.trending = trending or Trending()
-        #: track id -> artist name, where plays named one (for artist features).
+        #: track id -> :func:`~models.features.artist_key` of its artist, where plays
+        #: named one (for artist features; folded once here, not per scoring).
         self.artists: dict[str, str] = {}
 
     def observe(self, play: Any) -> None:
@@ -235,8 +236,9 @@ class CandidateSource:
         ts = play.ts
         self.colisten.observe(play.user_id, play.track_id, ts)
         self.trending.observe(play.track_id, ts)
-        if play.artist_name:
-            self.artists[play.track_id] = play.artist_name
+        artist = artist_key(play.artist_name)
+        if artist is not None:
+            self.artists[play.track_id] = artist
 
     def for_listener(self, state: ListenerState | None, now: float) -> tuple[list[Candidate], bool]:
         """(candidates, cold start?) for one listener as of ``now``."""
@@ -245,11 +247,11 @@ class CandidateSource:
 
     def features(
         self, state: ListenerState | None, cands: Iterable[Candidate], now: float
-    ) -> list[dict[str, float]]:
+    ) -> list[FeatureRow]:
         """Features as of ``now`` of each candidate, in order (rows for one batch)."""
         base = state if state is not None else ListenerState("")
         artists = self.artists
-        return features_many(base, [(c.track_id, artist_key(artists.get(c.track_id))) for c in cands], now)
+        return features_many(base, [(c.track_id, artists.get(c.track_id)) for c in cands], now)
 
 
 def candidate_frame(

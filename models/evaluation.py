@@ -42,7 +42,7 @@ import pandas as pd
 from models.baselines import HEURISTICS, fit_lightgbm, fit_sklearn_logreg, gain_importances
 from models.events import PlayEvent
 from models.features import DAY, FEATURE_NAMES
-from models.labels import freeze, thaw
+from models.labels import thaw
 from models.learner import LEARN_BATCH, DelayedLearner, make_learner
 from models.play_log import PlayLog, in_event_time_order
 from models.processor import PlayProcessor
@@ -199,11 +199,8 @@ def evaluate(
         started, cpu_started = time.perf_counter(), time.process_time()
         for play in block:
             out = proc.process(play)
-            feats = out.features
-            if feats is not None and not out.late:
-                values = freeze(feats)
-                if not isinstance(values, tuple):
-                    raise ValueError(f"features of {play.event_id} are not FEATURE_NAMES: {sorted(feats)}")
+            values = out.features
+            if values is not None and not out.late:
                 row_of[play.event_id] = len(rows_ts)
                 rows_label.append(-1)
                 rows_ts.append(play.ts)

@@ -14,11 +14,17 @@ evaluate`` call the very same :func:`step` per play.
 ...                      played_at=t0 + timedelta(minutes=minutes))
 >>> state = ListenerState("ana")
 >>> state, step_ = step(state, play("a", 0))
->>> step_.kind, step_.features["pair_plays"], step_.features["user_plays"]
+>>> step_.kind, step_.named["pair_plays"], step_.named["user_plays"]
 ('play', 0.0, 0.0)
 >>> state, step_ = step(state, play("a", 5))
->>> step_.features["pair_plays"], step_.features["pair_since_last_s"]
+>>> step_.named["pair_plays"], step_.named["pair_since_last_s"]
 (1.0, 300.0)
+
+Features are a row of values in :data:`FEATURE_NAMES` order (what the learner, the
+`examples` topic and every batch take); :func:`named` gives them by name:
+
+>>> step_.features[FEATURE_NAMES.index("pair_plays")] == named(step_.features)["pair_plays"]
+True
 
 The same play twice counts once, and a play shorter than ``min_play_ms`` is no play
 (it only feeds the skip signals):
@@ -28,7 +34,7 @@ The same play twice counts once, and a play shorter than ``min_play_ms`` is no p
 >>> step(state, play("a", 9, ms=4_000))[1].kind
 'short'
 >>> state, step_ = step(state, play("a", 12))
->>> step_.features["pair_plays"], step_.features["pair_short_share"]
+>>> step_.named["pair_plays"], step_.named["pair_short_share"]
 (2.0, 0.3333333333333333)
 
 State is a dict of primitives (or compact bytes) for a changelogged table:
@@ -143,7 +149,12 @@ FEATURE_NAMES: tuple[str, ...] = (
 # Hour-of-day and day-of-week (sin/cos) were measured and dropped: test AUC 0.8425
 # with and without them (batch logistic regression, bundled Last.fm file).
 
+#: Features by name (what a reader wants; see :func:`named`).
 Features = dict[str, float]
+#: Features as values in :data:`FEATURE_NAMES` order: what :func:`step`,
+#: :func:`features_at` and :func:`features_many` return (a tuple costs a third of a
+#: dict to build, and batches, examples and the learner take values in that order).
+FeatureRow = tuple[float, ...]
 StepKind = Literal["play", "short", "duplicate", "stale"]
 
 
@@ -158,7 +169,21 @@ class Step:
     """
 
     kind: StepKind
-    features: Features | None = None
+    features: FeatureRow | None = None
+
+    @property
+    def named(self) -> Features | None:
+        """:attr:`features` by name."""
+        return None if self.features is None else named(self.features)
+
+
+def named(row: Sequence[float]) -> Features:
+    """A row of feature values (:data:`FEATURE_NAMES` order) as a dict by name.
+
+    >>> named(tuple(range(len(FEATURE_NAMES))))["user_plays_1d"]
+    1
+    """
+    return dict(zip(FEATURE_NAMES, row, strict=True))
 
 
 class Tally:
@@ -401,7 +426,7 @@ def _id_key(event_id: str) -> int:
     return int(event_id[:16], 16)
 
 
-def features_at(state: ListenerState, track_id: str, artist: str | None, ts: float) -> Features:
+def features_at(state: ListenerState, track_id: str, artist: str | None, ts: float) -> FeatureRow:
     """Features of (listener, track) as of event time ``ts``, from events at or before it.
 
     Used for a play (before the play updates the state) and by the scorer for a
@@ -444,21 +469,21 @@ def features_at(state: ListenerState, track_id: str, artist: str | None, ts: flo
 
 def features_many(
     state: ListenerState, tracks: Sequence[tuple[str, str | None]], ts: float
-) -> list[Features]:
+) -> list[FeatureRow]:
     """:func:`features_at` of several (track, artist key) of one listener at one time.
 
     The scorer's batch: "as of now" no journalled event is later than ``ts``, so the
     listener's part is computed once for all tracks (an earlier ``ts`` falls back to
     :func:`features_at` per track). Same values, key for key. Tracks the listener never
     played (most co-listened and trending candidates) differ only by their artist, so
-    they share one dict per artist: the same object, to be read, not changed.
+    they share one row per artist: the same object.
     """
     if ts < state.latest:
         return [features_at(state, track, artist, ts) for track, artist in tracks]
     listener = _listener_at(state, ts, state.n_close, state.n_distinct)
     pairs, artists = state.pairs, state.artists
-    unplayed: dict[str | None, Features] = {}
-    out: list[Features] = []
+    unplayed: dict[str | None, FeatureRow] = {}
+    out: list[FeatureRow] = []
     for track, artist in tracks:
         pair = pairs.get(track)
         if pair is None:
@@ -487,7 +512,7 @@ class _ListenerAt:
     user_plays: int
     plays_30d: int
     #: The listener's features, in :data:`FEATURE_NAMES` order (they come first).
-    features: Features
+    features: FeatureRow
 
 
 def _listener_at(state: ListenerState, ts: float, n_close: int, n_distinct: int) -> _ListenerAt:
@@ -503,16 +528,16 @@ def _listener_at(state: ListenerState, ts: float, n_close: int, n_distinct: int)
         since_prev = 30 * DAY
         plays_30d = plays_7d = plays_1d = 0
     plays = state.n_plays - n_after
-    features = {
-        "user_plays": float(plays),
-        "user_plays_1d": float(plays_1d),
-        "user_plays_7d": float(plays_7d),
-        "user_plays_30d": float(plays_30d),
-        "user_distinct_tracks": float(n_distinct),
-        "user_replay_share": 1.0 - n_distinct / plays if plays > 0 else 0.0,
-        "user_since_prev_s": min(since_prev, 30 * DAY),
-        "user_close_share": n_close / plays if plays > 0 else 0.0,
-    }
+    features = (
+        float(plays),  # user_plays
+        float(plays_1d),
+        float(plays_7d),
+        float(plays_30d),
+        float(n_distinct),  # user_distinct_tracks
+        1.0 - n_distinct / plays if plays > 0 else 0.0,  # user_replay_share
+        min(since_prev, 30 * DAY),  # user_since_prev_s
+        n_close / plays if plays > 0 else 0.0,  # user_close_share
+    )
     return _ListenerAt(ts, recent, hi, plays, plays_30d, features)
 
 
@@ -525,7 +550,7 @@ def _track_features(
     pair_skipped: int,
     art: Tally | None,
     art_n: int,
-) -> Features:
+) -> FeatureRow:
     ts, recent, hi = listener.ts, listener.recent, listener.hi
     user_plays, plays_30d = listener.user_plays, listener.plays_30d
     if pair is not None and pair_n > 0:
@@ -536,15 +561,16 @@ def _track_features(
         since_first = ts - pair.first if pair.first <= ts else NEVER_S
         # Windowed counts over the last TALLY_TIMES plays at or before ts only: what the
         # tally is sure to hold whatever the arrival order (see Tally.add).
-        p_lo = p_hi - TALLY_TIMES
-        p1 = p_hi - max(p_lo, bisect_right(times, ts - DAY))
-        p7 = p_hi - max(p_lo, bisect_right(times, ts - 7 * DAY))
-        p30 = p_hi - max(p_lo, bisect_right(times, ts - 30 * DAY))
-        p90 = p_hi - max(p_lo, bisect_right(times, ts - 90 * DAY))
-        # ACT-R base-level activation over the most recent kept plays (decay 0.5, days).
-        act = 0.0
-        for t_i in times[max(0, p_hi - ACTIVATION_TIMES) : p_hi]:
-            act += ((ts - t_i) / DAY + 1.0 / 24.0) ** -0.5
+        # (Each window's start is searched from the wider window's: same index, fewer steps.)
+        p_lo = max(0, p_hi - TALLY_TIMES)
+        i90 = bisect_right(times, ts - 90 * DAY, p_lo, p_hi)
+        i30 = bisect_right(times, ts - 30 * DAY, i90, p_hi)
+        i7 = bisect_right(times, ts - 7 * DAY, i30, p_hi)
+        p1, p7, p30, p90 = p_hi - bisect_right(times, ts - DAY, i7, p_hi), p_hi - i7, p_hi - i30, p_hi - i90
+        # ACT-R base-level activation over the most recent kept plays (decay 0.5, days);
+        # sum() adds left to right from 0, as a loop would.
+        kept = times[max(0, p_hi - ACTIVATION_TIMES) : p_hi]
+        act = sum([((ts - t_i) / DAY + 1.0 / 24.0) ** -0.5 for t_i in kept])
         activation = math.log(act) if act > 0 else NO_ACTIVATION
         since_cut = max(last, ts - 30 * DAY) if last is not None else ts - 30 * DAY
         user_since_last = hi - bisect_right(recent, since_cut)
@@ -555,24 +581,24 @@ def _track_features(
         activation = NO_ACTIVATION
         user_since_last = -1
     attempts = pair_n + pair_short
-    return {
-        **listener.features,
-        "pair_plays": float(pair_n),
-        "pair_plays_1d": float(p1),
-        "pair_plays_7d": float(p7),
-        "pair_plays_30d": float(p30),
-        "pair_plays_90d": float(p90),
-        "pair_activation": activation,
-        "pair_since_last_s": min(since_last, NEVER_S),
-        "pair_since_first_s": min(since_first, NEVER_S),
-        "pair_mean_gap_s": mean_gap,
-        "pair_user_plays_since_last": float(user_since_last if user_since_last >= 0 else plays_30d + 1),
-        "pair_share_of_user": pair_n / user_plays if user_plays > 0 else 0.0,
-        "pair_short_share": pair_short / attempts if attempts else 0.0,
-        "pair_skip_share": pair_skipped / pair_skip_known if pair_skip_known else 0.0,
-        "artist_plays": float(art_n),
-        "artist_plays_30d": float(art.count_in(ts, 30 * DAY)) if art is not None else 0.0,
-    }
+    return (
+        *listener.features,
+        float(pair_n),  # pair_plays
+        float(p1),
+        float(p7),
+        float(p30),
+        float(p90),
+        activation,  # pair_activation
+        min(since_last, NEVER_S),  # pair_since_last_s
+        min(since_first, NEVER_S),  # pair_since_first_s
+        mean_gap,  # pair_mean_gap_s
+        float(user_since_last if user_since_last >= 0 else plays_30d + 1),  # pair_user_plays_since_last
+        pair_n / user_plays if user_plays > 0 else 0.0,  # pair_share_of_user
+        pair_short / attempts if attempts else 0.0,  # pair_short_share
+        pair_skipped / pair_skip_known if pair_skip_known else 0.0,  # pair_skip_share
+        float(art_n),  # artist_plays
+        float(art.count_in(ts, 30 * DAY)) if art is not None else 0.0,  # artist_plays_30d
+    )
 
 
 def _evict(tallies: dict[str, Tally], cap: int) -> None:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.events import PlayEvent
-from models.features import DAY, FEATURE_NAMES, Features
+from models.features import DAY, FEATURE_NAMES, FeatureRow, Features, named
 from models.settings import ModelSettings
 
 #: Signature of :data:`~models.features.FEATURE_NAMES` where features travel as bare
@@ -49,22 +49,29 @@ from models.settings import ModelSettings
 FEATURE_SET = zlib.crc32(",".join(FEATURE_NAMES).encode())
 
 
-#: A pending play's frozen features: their values in :data:`FEATURE_NAMES` order when
-#: they have exactly those names (what :mod:`models.features` makes), else the dict.
-Frozen = tuple[float, ...] | Features
+#: A pending play's frozen features: their values in :data:`FEATURE_NAMES` order (a
+#: :data:`~models.features.FeatureRow`, what :mod:`models.features` makes), or a dict
+#: of other names.
+Frozen = FeatureRow | Features
 Pending = tuple[float, str, Frozen]
 
 
-def freeze(features: Features) -> Frozen:
-    """Features as a pending play keeps them and an example carries them on the wire
-    (values only, for the usual names)."""
+def freeze(features: FeatureRow | Features) -> Frozen:
+    """Features as a pending play keeps them and an example carries them on the wire:
+    a row as it is, a dict of exactly :data:`FEATURE_NAMES` as its values in order.
+
+    >>> freeze({"pair_plays": 2.0})
+    {'pair_plays': 2.0}
+    """
+    if isinstance(features, tuple):
+        return features
     return tuple(features.values()) if tuple(features) == FEATURE_NAMES else features
 
 
 def thaw(frozen: Frozen | Sequence[float]) -> Features:
     """The features dict of :func:`freeze`'s result (or of the same values in any
     sequence, such as the learner's float arrays)."""
-    return frozen if isinstance(frozen, dict) else dict(zip(FEATURE_NAMES, frozen, strict=True))
+    return frozen if isinstance(frozen, dict) else named(frozen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +267,7 @@ class Labeller:
             state = self.states[user_id] = LabelState(user_id)
         return state
 
-    def observe(self, play: PlayEvent, features: Features | None) -> list[Example]:
+    def observe(self, play: PlayEvent, features: Frozen | None) -> list[Example]:
         """Take one counted play; return the examples resolved by it.
 
         A replay resolves earlier plays of the track as positive; the watermark moves
@@ -270,7 +277,7 @@ class Labeller:
         return self.observe_at(play.user_id, play.track_id, play.event_id, play.ts, features)
 
     def observe_at(
-        self, user_id: str, track_id: str, event_id: str, ts: float, features: Features | None
+        self, user_id: str, track_id: str, event_id: str, ts: float, features: Frozen | None
     ) -> list[Example]:
         """:meth:`observe` on the play's fields (for callers without a PlayEvent)."""
         state = self.state_of(user_id)

@@ -7,13 +7,14 @@ baselines, so online and batch models see the same inputs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
 import pandas as pd
 from river import base
 
-from models.features import FEATURE_NAMES, Features
+from models.features import FEATURE_NAMES, FeatureRow, Features
 
 #: Features that are counts or durations; :func:`prepare` takes ``log1p`` of them.
 LOG_FEATURES: frozenset[str] = frozenset(
@@ -41,13 +42,24 @@ def prepare_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, columns=frame.columns, index=frame.index)
 
 
-def features_frame(rows: list[Features]) -> pd.DataFrame:
-    """Rows of feature dicts as a DataFrame (fast when all share one key order)."""
+def features_frame(rows: Sequence[FeatureRow] | Sequence[Features]) -> pd.DataFrame:
+    """Rows as a DataFrame: value rows (:data:`~models.features.FeatureRow`, columns
+    FEATURE_NAMES) or feature dicts (fast when all share one key order).
+
+    >>> features_frame([tuple(range(len(FEATURE_NAMES)))])["user_plays_1d"].tolist()
+    [1.0]
+    """
     if not rows:
         return pd.DataFrame()
     import numpy as np
 
-    keys = list(rows[0])
+    first = rows[0]
+    if isinstance(first, tuple):
+        values = np.array(rows, dtype=float)
+        if values.ndim != 2 or values.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(f"feature rows of shape {values.shape}; FEATURE_NAMES has {len(FEATURE_NAMES)}")
+        return pd.DataFrame(values, columns=list(FEATURE_NAMES))
+    keys = list(first)
     if len(keys) < 2:
         return pd.DataFrame(rows, dtype=float)
     try:

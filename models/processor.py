@@ -14,7 +14,7 @@ rule.
 >>> def play(track, days):
 ...     return PlayEvent(user_id="ana", track_id=track, played_at=t0 + timedelta(days=days))
 >>> out = proc.process(play("a", 0))
->>> out.kind, out.features["pair_plays"], out.examples
+>>> out.kind, out.named["pair_plays"], out.examples
 ('play', 0.0, [])
 >>> out = proc.process(play("a", 2))
 >>> [(e.label, e.features["pair_plays"]) for e in out.examples]
@@ -33,7 +33,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 from models.events import PlayEvent
-from models.features import Features, ListenerState, StepKind, step
+from models.features import FeatureRow, Features, ListenerState, StepKind, named, step
 from models.labels import Example, Labeller, LabelState
 from models.settings import ModelSettings
 
@@ -49,9 +49,14 @@ class Processed:
     """
 
     kind: StepKind
-    features: Features | None
+    #: Values in :data:`~models.features.FEATURE_NAMES` order (:attr:`named`: by name).
+    features: FeatureRow | None
     late: bool
     examples: list[Example] = field(default_factory=list)
+
+    @property
+    def named(self) -> Features | None:
+        return None if self.features is None else named(self.features)
 
 
 class PlayProcessor:

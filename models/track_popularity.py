@@ -87,18 +87,19 @@ def popularity_experiment(
     for play in sorted(plays, key=lambda p: p.played_at):
         ts = play.ts
         done = proc.process(play)
-        if done.features is None:
+        features = done.named
+        if features is None:
             continue
         if not done.late:
             row_of[play.event_id] = len(rows)
-            rows.append({**done.features, **stats.features(play.track_id, ts)})
+            rows.append({**features, **stats.features(play.track_id, ts)})
             times.append(ts)
-        since = done.features["pair_since_last_s"]
+        since = features["pair_since_last_s"]
         stats.observe(
             play.user_id,
             play.track_id,
             ts,
-            replay_within_horizon_of_previous=done.features["pair_plays"] > 0 and since <= horizon,
+            replay_within_horizon_of_previous=features["pair_plays"] > 0 and since <= horizon,
         )
         labels.update((row_of[e.event_id], e.label) for e in done.examples)
     labels.update((row_of[e.event_id], e.label) for e in proc.finish())

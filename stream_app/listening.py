@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 
 from models.events import PlayEvent
-from models.features import Features, ListenerState
+from models.features import FeatureRow, ListenerState
 from models.labels import Example, LabelState
 from models.processor import PlayProcessor
 from models.settings import ModelSettings
@@ -76,7 +76,7 @@ class BatchOutcome:
     #: Examples whose labels resolved, in resolution order.
     examples: list[Example] = field(default_factory=list)
     #: Counted plays with their frozen features, in batch order (for scoring at play time).
-    counted: list[tuple[PlayEvent, Features]] = field(default_factory=list)
+    counted: list[tuple[PlayEvent, FeatureRow]] = field(default_factory=list)
     #: Listeners whose state changed (written back to the table).
     touched: set[str] = field(default_factory=set)
     #: play / short / duplicate / stale / late.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from models.features import Features
+from models.features import FeatureRow
 from models.learner import DelayedLearner
 from models.prepare import features_frame
 from models.snapshot import SnapshotError, load_snapshot
@@ -53,8 +53,8 @@ class LatestModel:
         self.learner, self.version = learner, snapshot.version
         return True
 
-    def predict(self, rows: Sequence[Features]) -> list[float]:
-        """P(replay) for each feature dict, in one batch."""
+    def predict(self, rows: Sequence[FeatureRow]) -> list[float]:
+        """P(replay) for each row of features, in one batch."""
         if not rows:
             return []
         return self.learner.predict_proba_many(features_frame(list(rows))).tolist()

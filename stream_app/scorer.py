@@ -23,14 +23,14 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from models.candidates import Candidate, CandidateSource
-from models.features import Features, ListenerState
+from models.features import FeatureRow, ListenerState
 from stream_app.recs_store import RecItem, UserRecs
 
 
 class Predictor(Protocol):
     version: str
 
-    def predict(self, rows: Sequence[Features]) -> list[float]: ...
+    def predict(self, rows: Sequence[FeatureRow]) -> list[float]: ...
 
 
 class Scorer:
@@ -77,7 +77,7 @@ class Scorer:
     ) -> list[UserRecs]:
         """Each listener's top-K list, all candidates scored in one batch."""
         per_user: list[tuple[str, list[Candidate], bool]] = []
-        rows: list[Features] = []
+        rows: list[FeatureRow] = []
         for user_id in users:
             state = states.get(user_id)
             if state is None:
@@ -110,7 +110,7 @@ class Scorer:
         return out
 
 
-def _predict_distinct(model: Predictor, rows: list[Features]) -> list[float]:
+def _predict_distinct(model: Predictor, rows: list[FeatureRow]) -> list[float]:
     """``model.predict(rows)``, each distinct row object predicted once: a listener's
     unplayed candidates share one row (:func:`models.features.features_many`), so
     most of a scoring's rows are repeats (soak: 83% of 22 candidates per listener).
@@ -118,13 +118,13 @@ def _predict_distinct(model: Predictor, rows: list[Features]) -> list[float]:
     >>> class Twice:
     ...     version = "v"
     ...     def predict(self, rows):
-    ...         return [2.0 * r["x"] for r in rows]
-    >>> a, b = {"x": 0.1}, {"x": 0.2}
+    ...         return [2.0 * r[0] for r in rows]
+    >>> a, b = (0.1,), (0.2,)
     >>> _predict_distinct(Twice(), [a, b, a, a])
     [0.2, 0.4, 0.2, 0.2]
     """
     slot: dict[int, int] = {}
-    distinct: list[Features] = []
+    distinct: list[FeatureRow] = []
     index: list[int] = []
     for row in rows:  # ``rows`` holds every row, so an id stays one object's here
         j = slot.get(id(row))

@@ -39,7 +39,7 @@ from cluster.settings import ClusterSettings
 from cluster.topics import admin_client, ensure_topics
 from models.dead_letter import DeadLetter
 from models.events import PlayEvent, event_time_order
-from models.features import Features, ListenerState
+from models.features import FeatureRow, ListenerState
 from models.labels import Example
 from models.parsers import parse_paths
 from models.processor import PlayProcessor
@@ -386,7 +386,7 @@ class OfflineRun:
     #: Every example, by event id (resolved while streaming or by ``finish()``).
     examples: dict[str, Example]
     #: Frozen features of every counted, on-time play, by event id.
-    features: dict[str, Features]
+    features: dict[str, FeatureRow]
     #: Feature state of every listener at the end of the data.
     states: dict[str, ListenerState]
     #: Highest event time seen (the end of the data).
@@ -398,7 +398,7 @@ def offline_run(plays: Sequence[PlayEvent], settings: ModelSettings | None = Non
     """The per-play loop of :func:`models.evaluation.evaluate`, keeping what it produces."""
     proc = PlayProcessor(settings or ModelSettings())
     examples: dict[str, Example] = {}
-    features: dict[str, Features] = {}
+    features: dict[str, FeatureRow] = {}
     for play in event_time_order(plays):  # evaluate's order
         out = proc.process(play)
         if out.features is not None and not out.late:

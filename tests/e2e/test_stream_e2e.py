@@ -15,7 +15,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from models.features import features_at
+from models.features import FEATURE_NAMES, features_at
 from models.learner import DelayedLearner
 from models.snapshot import load_snapshot
 from stream_app.model_cache import UNTRAINED
@@ -80,7 +80,8 @@ def test_meta_names_the_model_version_that_scored_the_list(
         assert as_of >= state.latest, (user, recs.as_of_event_time)  # scored after the last play
         # The scorer's features of a candidate: as of the meta's event time (Last.fm names no artist).
         rows = [features_at(state, item.track_id, None, as_of) for item in recs.items]
-        expected = learners[recs.model_version].predict_proba_many(pd.DataFrame.from_records(rows))
+        frame = pd.DataFrame(rows, columns=list(FEATURE_NAMES))
+        expected = learners[recs.model_version].predict_proba_many(frame)
         for item, p in zip(recs.items, expected.tolist(), strict=True):
             assert item.score == pytest.approx(min(max(p, 0.0), 1.0), rel=1e-9, abs=1e-12), (
                 user,

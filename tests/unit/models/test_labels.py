@@ -84,7 +84,7 @@ def test_duplicates_count_once() -> None:
     resolved = proc.process(replay).examples
     assert [e.event_id for e in resolved] == [first.event_id]
     assert proc.process(replay).kind == "duplicate"
-    features = proc.process(play("a", 900)).features
+    features = proc.process(play("a", 900)).named
     assert features is not None and features["pair_plays"] == 2.0
     assert proc.counts["duplicate"] == 2
 
@@ -106,7 +106,7 @@ def test_late_play_updates_features_is_counted_and_revises_no_label() -> None:
     for ex in proc.finish(float("inf")):
         assert ex.event_id != late.event_id
     # ... but it does update the features of later plays.
-    later = proc.process(play("a", HORIZON + 3 * HOUR)).features
+    later = proc.process(play("a", HORIZON + 3 * HOUR)).named
     assert later is not None and later["pair_plays"] == 2.0
 
 
@@ -128,7 +128,7 @@ def test_out_of_order_within_lateness_after_its_replay_is_positive_at_once() -> 
     out = proc.process(early)
     assert not out.late
     assert [(e.event_id, e.label) for e in out.examples] == [(early.event_id, True)]
-    assert out.features is not None and out.features["pair_plays"] == 0.0
+    assert out.named is not None and out.named["pair_plays"] == 0.0
 
 
 def test_labels_are_per_listener() -> None:

@@ -110,7 +110,7 @@ def features_by_event(arrivals: list[PlayEvent]) -> dict[str, Features | None]:
     for p in arrivals:
         result = proc.process(p)
         if result.kind in ("play", "short"):
-            out[p.event_id] = result.features
+            out[p.event_id] = result.named
     return out
 
 
