@@ -86,8 +86,20 @@ def track_key(artist_name: str, track_name: str) -> str:
 
 
 def make_event_id(user_id: str, track_id: str, played_at: datetime, seq: int = 0) -> str:
-    """Deterministic id of a play: same (listener, track, time[, seq]) -> same id."""
-    stamp = played_at.astimezone(UTC).isoformat(timespec="microseconds")
+    """Deterministic id of a play: same (listener, track, time[, seq]) -> same id.
+
+    The time enters as UTC ISO 8601 with microseconds (``...T20:00:00.000000+00:00``).
+
+    >>> from datetime import timedelta, timezone
+    >>> t = datetime(2024, 3, 1, 20, 0, tzinfo=UTC)
+    >>> make_event_id("ana", "a", t) == make_event_id("ana", "a", t.astimezone(timezone(timedelta(hours=2))))
+    True
+    """
+    if played_at.tzinfo is not UTC:
+        played_at = played_at.astimezone(UTC)
+    # isoformat() spells microseconds only when there are some; its timespec keyword
+    # costs half again as much, so it is asked for only when they are zero.
+    stamp = played_at.isoformat() if played_at.microsecond else played_at.isoformat(timespec="microseconds")
     raw = f"{user_id}\x1f{track_id}\x1f{stamp}"
     if seq:
         raw += f"\x1f{seq}"
