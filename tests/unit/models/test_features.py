@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -223,3 +225,50 @@ def test_most_played_survives_evictions() -> None:
             assert state.most_played(5) == [k for _, k in ranked[:5]]
     finally:
         mp.undo()
+
+
+def test_every_feature_of_a_hand_worked_play_lands_under_its_own_name() -> None:
+    """Features travel as a row of values: each must sit at its name's position.
+    Worked by hand: plays of a (artist X) 40 days before, at 0 and at 2 days, of b at
+    100 s, of c at 9.5 days, a 4-second (short) play of a at 2 days + 60 s; then a
+    play of a at 10 days."""
+    day = 86_400
+    state = ListenerState("ana")
+    for ev in [
+        ("ana", "a", "X", -40 * day, None, None),
+        ("ana", "a", "X", 0, None, None),
+        ("ana", "b", "Y", 100, None, None),
+        ("ana", "a", "X", 2 * day, None, None),
+        ("ana", "a", "X", 2 * day + 60, 4_000, None),
+        ("ana", "c", "Z", 9 * day + day // 2, None, None),
+    ]:
+        state, _ = step(state, to_play(ev), SETTINGS)
+    _, played = step(state, to_play(("ana", "a", "X", 10 * day, None, None)), SETTINGS)
+    activation = math.log(sum((d + 1 / 24) ** -0.5 for d in (8, 10, 50)))
+    expected = {
+        "user_plays": 5.0,
+        "user_plays_1d": 1.0,  # c
+        "user_plays_7d": 1.0,
+        "user_plays_30d": 4.0,
+        "user_distinct_tracks": 3.0,
+        "user_replay_share": 1 - 3 / 5,
+        "user_since_prev_s": 0.5 * day,
+        "user_close_share": 1 / 5,  # a at 2 days (a at 0 came 40 days after the one before)
+        "pair_plays": 3.0,
+        "pair_plays_1d": 0.0,
+        "pair_plays_7d": 0.0,
+        "pair_plays_30d": 2.0,
+        "pair_plays_90d": 3.0,
+        "pair_activation": activation,
+        "pair_since_last_s": 8.0 * day,
+        "pair_since_first_s": 50.0 * day,
+        "pair_mean_gap_s": 50.0 * day / 3,
+        "pair_user_plays_since_last": 1.0,  # c
+        "pair_share_of_user": 3 / 5,
+        "pair_short_share": 1 / 4,
+        "pair_skip_share": 0.0,
+        "artist_plays": 3.0,
+        "artist_plays_30d": 2.0,
+    }
+    assert set(expected) == set(FEATURE_NAMES)
+    assert played.named == pytest.approx(expected, rel=1e-12)
