@@ -28,11 +28,11 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.common import Result, Row, cluster, drop_run, fresh_run, percentile
-from bench.procs import start_fleet, wait_workers
+from bench.procs import start_fleet
 from bench.synthetic import Population
 from models.events import PlayEvent
 from producers.kafka_io import PlayProducer
-from stream_app.fleet import totals
+from stream_app.fleet import totals, wait_for_workers
 from stream_app.recs_store import RecsWriter, sync_client
 
 NAME = "freshness"
@@ -138,7 +138,7 @@ def run(
     series: list[dict[str, Any]] = []
     sent = tracked = 0
     try:
-        wait_workers(writer, fleet, n_workers)
+        wait_for_workers(writer, n_workers, fleet)
         time.sleep(3.0)  # the group's assignment settles
         delivery = Delivery(settings)
         delivery.start()

@@ -2,8 +2,8 @@
 
 Both send the same plays (the bundled Last.fm file, parsed beforehand, in event-time
 order) with the same keys, into fresh topics of the same layout (8 partitions), with
-the same producer settings as :class:`producers.kafka_io.PlayProducer` (linger 20 ms,
-512 KiB batches, kafka-python 3 defaults: acks=all, idempotence). The ceiling sends
+the same producer (:func:`producers.kafka_io.bulk_producer`: linger 20 ms, 512 KiB
+batches, kafka-python 3 defaults: acks=all, idempotence). The ceiling sends
 bytes made before the clock starts; ours runs :func:`producers.replay.replay` at
 ``--max`` through ``PlayProducer.send`` (pydantic ``model_dump_json`` per play,
 event ids, stats). Repeated, alternating; medians. Target: >= 50% of the ceiling.
@@ -14,24 +14,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kafka import KafkaProducer
-
 from bench.common import Result, Row, cluster, drop_run, fresh_run, load_lastfm, median, profile_top
-from producers.kafka_io import PlayProducer
+from producers.kafka_io import PlayProducer, bulk_producer
 from producers.replay import replay
 
 NAME = "ingest"
 
 
 def _ceiling(raw: list[tuple[bytes, bytes]], settings: Any) -> tuple[float, float]:
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        linger_ms=20,
-        batch_size=512 * 1024,
-        max_request_size=4 * 1024 * 1024,
-        retries=2**31 - 1,
-        reconnect_backoff_max_ms=2000,
-    )
+    producer = bulk_producer(settings)
     topic = settings.plays_topic
     try:
         cpu0, t0 = time.process_time(), time.perf_counter()

@@ -159,16 +159,6 @@ def _worker_pids(fleet: Fleet) -> dict[str, int | None]:
     return {f"worker{i}": pid for i, pid in enumerate(fleet.pids())}
 
 
-def wait_workers(writer: RecsWriter, fleet: Fleet, n: int, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while totals(writer).workers < n:
-        if not all(fleet.alive()):
-            raise RuntimeError(f"a worker exited during start-up; see {fleet.log_dir}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{n} workers did not start within {timeout:.0f} s; see {fleet.log_dir}")
-        time.sleep(0.2)
-
-
 # --------------------------------------------------------------------------- py-spy
 
 

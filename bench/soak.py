@@ -27,13 +27,13 @@ from kafka.admin import KafkaAdminClient
 
 from bench.common import Result, Row, cluster, cpu_seconds, drop_run, group_lag, rss_bytes, topic_end_offsets
 from bench.memory import start_private_redis
-from bench.procs import start_fleet, stop_process, wait_workers
+from bench.procs import start_fleet, stop_process
 from bench.synthetic import Population
 from cluster.settings import ClusterSettings
 from cluster.topics import ensure_topics
 from models.events import PlayEvent
 from producers.kafka_io import PlayProducer
-from stream_app.fleet import RunNamespace, totals
+from stream_app.fleet import RunNamespace, totals, wait_for_workers
 from stream_app.recs_store import RecsWriter
 
 NAME = "soak"
@@ -71,7 +71,7 @@ def run(
     fleet = start_fleet("app", ns, n_workers, settings.local_dir / "runs" / ns.run_id,
                         extra_env={"ENCORE_REDIS_PORT": str(redis_port)})  # fmt: skip
     try:
-        wait_workers(writer, fleet, n_workers)
+        wait_for_workers(writer, n_workers, fleet)
         time.sleep(3.0)
         origin = time.time() - seconds * event_speed - 60.0
         with PlayProducer(settings) as producer:

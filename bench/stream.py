@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaProducer
-
 from bench.common import Result, Row, cluster, drop_run, fresh_run, load_lastfm, median
 from bench.procs import measure_window, spy_start, spy_summary, start_fleet
 from cluster.settings import ClusterSettings
+from producers.kafka_io import bulk_producer
 from stream_app.recs_store import RecsWriter
 
 NAME = "stream"
@@ -37,10 +36,7 @@ NAME = "stream"
 
 def fill(settings: ClusterSettings, raw: list[tuple[bytes, bytes]]) -> float:
     """Produce ``raw`` (key, value) into the run's plays topic; returns seconds."""
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, linger_ms=20, batch_size=512 * 1024,
-        max_request_size=4 * 1024 * 1024,
-    )  # fmt: skip
+    producer = bulk_producer(settings)
     t0 = time.perf_counter()
     try:
         for key, value in raw:
