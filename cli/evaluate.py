@@ -51,6 +51,9 @@ def evaluate_command(
             )  # fmt: skip
         except UnusableInput as error:
             err.print(f"[red]cannot read input:[/red] {error}")
+            if as_json:  # stdout still holds one JSON object
+                unusable = {"path": error.path, "reason": error.reason}
+                sys.stdout.write(json.dumps({"unusable": unusable}) + "\n")
             raise typer.Exit(2) from error
     if not len(log):
         err.print(f"[red]no plays in {', '.join(map(str, paths))}[/red]")

@@ -149,8 +149,12 @@ def _print_tables(title: str, data: dict[str, Any], console: Console) -> None:
         console.print(rejects)
 
 
-def _fail_unusable(error: UnusableInput) -> typer.Exit:
+def _fail_unusable(error: UnusableInput, *, as_json: bool = False) -> typer.Exit:
+    """Exit 2 for input that cannot be read at all; with ``--json`` stdout still holds
+    one JSON object, saying which path and why."""
     Console(stderr=True, soft_wrap=True).print(f"[red]encore: unusable input:[/red] {error}", highlight=False)
+    if as_json:
+        typer.echo(json.dumps({"unusable": {"path": error.path, "reason": error.reason}}, ensure_ascii=False))
     return typer.Exit(2)
 
 
@@ -196,7 +200,7 @@ def register(app: typer.Typer) -> None:
         try:
             report, summary = scan(paths, fmt=fmt, user=user, max_rejects=max_rejects)
         except UnusableInput as error:
-            raise _fail_unusable(error) from None
+            raise _fail_unusable(error, as_json=as_json) from None
         _finish("validate", result(report, summary), as_json)
 
     @app.command("import")
@@ -210,7 +214,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Parse play files and write their plays as canonical CSV (file order, duplicates kept)."""
         if out.is_dir() or not out.parent.is_dir():
-            raise _fail_unusable(UnusableInput(str(out), "is a folder or its folder does not exist"))
+            unusable = UnusableInput(str(out), "is a folder or its folder does not exist")
+            raise _fail_unusable(unusable, as_json=as_json)
         written = 0
         try:
             with _atomic_text(out) as stream:
@@ -223,7 +228,7 @@ def register(app: typer.Typer) -> None:
                 stream.write(",".join(COLUMNS) + "\n")
                 report, summary = scan(paths, fmt=fmt, user=user, max_rejects=max_rejects, on_play=write)
         except UnusableInput as error:
-            raise _fail_unusable(error) from None
+            raise _fail_unusable(error, as_json=as_json) from None
         data = result(report, summary)
         data.update(out=str(out), written=written)
         _finish("import", data, as_json)

@@ -7,6 +7,11 @@ optional columns keep what other sources know, so an export written by
 in the same minute), ``source``, ``track_uri`` and ``skipped``. Columns are found by
 their header name, in any order; unknown columns are ignored.
 
+Columns are separated by commas, or by semicolons (Excel in European locales) or tabs:
+the header line decides, by the delimiter of :data:`DELIMITERS` that splits it into
+the most known column names (:func:`header_delimiter`; a comma on a tie or without a
+header). Data rows are not guessed from.
+
 >>> import io
 >>> from pathlib import Path
 >>> from models.parsers.context import ParseContext
@@ -22,6 +27,13 @@ t1
 plays.csv line 3: bad played_at 'not a time' (expected ISO-8601)
 plays.csv line 4: empty user_id; negative ms_played -5
 plays.csv line 5: expected 4 columns, got 2
+
+The same plays saved by Excel with semicolons:
+
+>>> semicolons = text.replace(",", ";")
+>>> [p.track_id for p in parse(io.StringIO(semicolons), ParseContext(Path("plays.csv")))
+...  if isinstance(p, PlayEvent)]
+['t1']
 
 Writing gives the full header, and reading it back gives the same plays:
 
@@ -40,8 +52,9 @@ True
 from __future__ import annotations
 
 import csv
+import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -66,6 +79,10 @@ COLUMNS = (
 )
 REQUIRED = COLUMNS[:3]
 
+#: What may separate the columns of a CSV, preferred first; the header tells which.
+DELIMITERS = (",", ";", "\t")
+#: How a refusal says which delimiters were tried for a header.
+TRIED_DELIMITERS = "columns split at commas, semicolons or tabs"
 #: A quoted field may span lines; past this many the quote is taken as never closed.
 MAX_RECORD_LINES = 1000
 _WHOLE = re.compile(r"\s*\+?(\d{1,18})(?:\.0*)?\s*")
@@ -73,28 +90,75 @@ _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
 
 
+def header_name(name: str) -> str:
+    """A header cell as :data:`COLUMNS` spells it: blanks, a BOM and case do not matter."""
+    return name.strip().lstrip("\ufeff").casefold()
+
+
 def header_names(fields: list[str]) -> list[str]:
-    return [name.strip().lstrip("\ufeff").casefold() for name in fields]
+    return [header_name(name) for name in fields]
 
 
-def has_header(lines: Iterable[str], required: Iterable[str]) -> bool:
-    """True when the first non-blank line is a CSV header naming every ``required`` column."""
-    for line in lines:
+def split_line(line: str, delimiter: str = ",") -> list[str]:
+    """The fields of one line of CSV; ``[]`` when it is no CSV at all.
+
+    >>> split_line('ts;"artist; name";track\\n', ";")
+    ['ts', 'artist; name', 'track']
+    """
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def header_delimiter(line: str, known: Collection[str], key: Callable[[str], str] = header_name) -> str:
+    """The delimiter of :data:`DELIMITERS` that splits header ``line`` into the most
+    ``known`` names (compared as ``key`` spells them); a comma on a tie.
+
+    >>> header_delimiter("user_id;track_id;played_at", COLUMNS)
+    ';'
+    >>> header_delimiter("user_id\\ttrack_id\\tplayed_at", COLUMNS), header_delimiter("a;b", COLUMNS)
+    ('\\t', ',')
+    """
+    best, most = DELIMITERS[0], 0
+    for delimiter in DELIMITERS:
+        count = sum(key(name) in known for name in split_line(line, delimiter))
+        if count > most:
+            best, most = delimiter, count
+    return best
+
+
+def first_line(lines: Iterable[str]) -> tuple[str, Iterator[str]]:
+    """The first non-blank line of ``lines`` (``""`` if none), and all of ``lines``
+    again, that one included, for reading on.
+
+    >>> header, again = first_line(iter(["\\n", "ts;track\\n", "1;a\\n"]))
+    >>> header, list(again)
+    ('ts;track\\n', ['\\n', 'ts;track\\n', '1;a\\n'])
+    """
+    source = iter(lines)
+    seen: list[str] = []
+    for line in source:
+        seen.append(line)
         if line.strip():
-            try:
-                names = header_names(next(csv.reader([line])))
-            except (csv.Error, StopIteration):
-                return False
-            return set(required) <= set(names)
-    return False
+            return line, itertools.chain(seen, source)
+    return "", iter(seen)
+
+
+def has_header(lines: Iterable[str], required: Iterable[str], delimiters: Iterable[str] = (",",)) -> bool:
+    """True when the first non-blank line is a CSV header naming every ``required`` column,
+    its columns separated by one of ``delimiters``."""
+    header, _ = first_line(lines)
+    return bool(header) and any(set(required) <= set(header_names(split_line(header, d))) for d in delimiters)
 
 
 def looks_like(lines: list[str]) -> bool:
-    """True when the first non-blank line is a header naming the required columns."""
-    return has_header(lines, REQUIRED)
+    """True when the first non-blank line is a header naming the required columns
+    (separated by any of :data:`DELIMITERS`)."""
+    return has_header(lines, REQUIRED, DELIMITERS)
 
 
-def csv_records(stream: TextIO) -> Iterator[tuple[int, list[str] | str]]:
+def csv_records(stream: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, list[str] | str]]:
     """(line number, fields) per CSV record, or (line number, reason) for a malformed one.
 
     Physical lines are joined only while a quoted field is open; a quote that never
@@ -114,7 +178,7 @@ def csv_records(stream: TextIO) -> Iterator[tuple[int, list[str] | str]]:
         record = text
         while True:
             try:
-                fields = next(csv.reader([record], strict=True))
+                fields = next(csv.reader([record], delimiter=delimiter, strict=True))
             except csv.Error as error:
                 more = None
                 if "unexpected end of data" in str(error) and len(taken) < MAX_RECORD_LINES:
@@ -196,7 +260,9 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
     """Plays and rejects of a canonical CSV, in file order."""
     index: dict[str, int] | None = None
     width = 0
-    for number, fields in csv_records(stream):
+    header, lines = first_line(stream)
+    delimiter = header_delimiter(header, COLUMNS)
+    for number, fields in csv_records(lines, delimiter):
         where = ctx.where(number)
         if isinstance(fields, str):
             yield ctx.reject(where, fields)
@@ -206,24 +272,26 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
             if set(REQUIRED) <= set(names):
                 repeated = sorted({n for n in names if n and names.count(n) > 1})
                 if repeated:
-                    yield ctx.reject(where, f"header repeats column {', '.join(repeated)}", ",".join(fields))
+                    reason = f"header repeats column {', '.join(repeated)}"
+                    yield ctx.reject(where, reason, delimiter.join(fields))
                     return
                 index = {name: at for at, name in enumerate(names) if name in COLUMNS}
                 width = len(fields)
                 continue
             if not 3 <= len(fields) <= len(COLUMNS):
-                reason = f"no header naming {','.join(REQUIRED)} and {len(fields)} columns"
-                yield ctx.reject(where, reason, ",".join(fields))
+                wanted = ",".join(REQUIRED)
+                reason = f"no header naming {wanted} ({TRIED_DELIMITERS}) and {len(fields)} columns"
+                yield ctx.reject(where, reason, delimiter.join(fields))
                 return
             # No header: the columns are in canonical order.
             index = {name: at for at, name in enumerate(COLUMNS[: len(fields)])}
             width = len(fields)
         if len(fields) != width:
-            yield ctx.reject(where, f"expected {width} columns, got {len(fields)}", ",".join(fields))
+            yield ctx.reject(where, f"expected {width} columns, got {len(fields)}", delimiter.join(fields))
             continue
         event = _row(fields, index, ctx)
         if isinstance(event, str):
-            yield ctx.reject(where, event, ",".join(fields))
+            yield ctx.reject(where, event, delimiter.join(fields))
         else:
             yield event
 

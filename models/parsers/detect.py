@@ -8,7 +8,11 @@ pages or their tracks are a Last.fm API dump, Takeout's ``header`` + ``title`` +
 a Last.fm scrobble export's ``uts,utc_time,...`` header or lastfm-to-csv's
 ``artist,album,track,31 Jan 2021 14:05`` rows, six tab-separated Last.fm 1K columns,
 JODIE's ``user<TAB>item<TAB>seconds``, and, last, any CSV header naming a time and a
-track). An empty JSON array goes by the file name, as Spotify names its files.
+track). The canonical and named CSV headers may separate their columns by commas,
+semicolons (Excel in European locales) or tabs: the delimiter that splits the header
+into the most known names is taken, and the parser reads the file with it. Text that
+is not UTF-8 has been read line by line as Windows-1252 (:mod:`models.parsers.source`).
+An empty JSON array goes by the file name, as Spotify names its files.
 
 >>> import gzip, tempfile
 >>> from pathlib import Path
@@ -16,6 +20,9 @@ track). An empty JSON array goes by the file name, as Spotify names its files.
 >>> _ = (folder / "plays").write_bytes(gzip.compress(b"0\\t0\\t0\\n1\\t1\\t54\\n"))
 >>> detect_format(folder / "plays")
 'jodie'
+>>> _ = (folder / "plays.csv").write_bytes("Zeit;Künstler;Titel;Artist;Track;Date\\n".encode("cp1252"))
+>>> detect_format(folder / "plays.csv")
+'named-csv'
 >>> _ = (folder / "endsong_0.json").write_text('[{"ts": "2014-05-25T05:43:44Z", "ms_played": 4}]')
 >>> detect_format(folder / "endsong_0.json")
 'spotify-extended'
@@ -93,8 +100,8 @@ def guess_format(path: Path) -> str | None:
             return spotify_extended.FORMAT
         if spotify_account.looks_like(records, path.name):
             return spotify_account.FORMAT
-        if listenbrainz.looks_like(records):
-            return listenbrainz.FORMAT
+        if listenbrainz.looks_like(records) or (not records and listenbrainz.PAYLOAD_START.match(head)):
+            return listenbrainz.FORMAT  # an API answer can be longer than the sample
         if lastfm_api.looks_like(records) or (not records and lastfm_api.PAGE_START.match(head)):
             return lastfm_api.FORMAT  # a page can be longer than the sample
         if youtube_music.looks_like(records):

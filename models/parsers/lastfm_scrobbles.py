@@ -21,13 +21,14 @@ format, ``lastfm-scrobbles``:
   in two.
 - The listener is ``--user`` when given. Otherwise it is the name in the export's own
   file name (``scrobbles-{user}-{unix time}.csv`` from ghan, ``{user}.csv`` from
-  lastfm-to-csv), else the folder name.
+  lastfm-to-csv), less a browser's copy suffix (``jdoe (1).csv`` is a second download
+  of ``jdoe.csv``), else the folder name.
 - A row without a track or artist name is skipped as ``no track or artist``.
 
 >>> import io
 >>> from pathlib import Path
 >>> from models.events import track_key
->>> from models.parsers.context import ParseContext
+>>> from models.parsers.context import ParseContext, without_copy_suffix
 >>> text = '''uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid
 ... "1779022496","17 May 2026, 12:54","Nelly Furtado","mb1","Loose","mb2","Say It Right",""
 ... "","17 May 2026, 12:50","Nelly Furtado","","Loose","","Maneater",""
@@ -56,6 +57,13 @@ lastfm-to-csv's layout, named after its listener:
 True
 >>> print(bad)
 downloads/jbtwaalf.csv line 3: bad date '17 May 2026 1254' (expected like '31 Jan 2021 14:05')
+
+The same exports downloaded again:
+
+>>> listener(ParseContext(Path("downloads/jbtwaalf (1).csv")), to_csv=True)
+'jbtwaalf'
+>>> listener(ParseContext(Path("downloads/scrobbles-jbtwaalf-1779100000(2).csv")))
+'jbtwaalf'
 """
 
 from __future__ import annotations
@@ -68,7 +76,7 @@ from typing import TextIO
 
 from models.events import PlayEvent
 from models.parsers.canonical_csv import csv_records, has_header, header_names
-from models.parsers.context import ParseContext
+from models.parsers.context import ParseContext, without_copy_suffix
 from models.parsers.records import build_event, name_key
 from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip
 
@@ -78,7 +86,8 @@ SOURCE = "lastfm"
 REQUIRED = ("uts", "utc_time", "artist", "track")
 #: lastfm-to-csv's columns: its header where it writes one, else their order.
 TO_CSV_COLUMNS = ("artist", "album", "name", "date")
-_FILE_USER = re.compile(r"^scrobbles-(.+)-\d{9,}\.csv", re.IGNORECASE)
+#: ghan's file name without its extension (and copy suffix): ``scrobbles-{user}-{time}``.
+_FILE_USER = re.compile(r"scrobbles-(.+)-\d{9,}", re.IGNORECASE)
 #: A Unix time in seconds as Last.fm writes it.
 UTS = re.compile(r"\s*(\d{9,11})\s*")
 #: lastfm-to-csv strips the comma Last.fm puts after the year; both are read.
@@ -134,9 +143,10 @@ def _columns(fields: list[str]) -> tuple[dict[str, int], bool] | None:
 def listener(ctx: ParseContext, *, to_csv: bool = False) -> str:
     """``--user``, else the export's file name, else the folder (see the module)."""
     if ctx.user is None or not ctx.user.strip():
+        stem = without_copy_suffix(ctx.path.name.split(".", 1)[0])
         if to_csv:
-            return ctx.path.name.split(".", 1)[0] or ctx.fallback_user
-        m = _FILE_USER.match(ctx.path.name)
+            return stem or ctx.fallback_user
+        m = _FILE_USER.fullmatch(stem)
         if m is not None:
             return m.group(1)
     return ctx.fallback_user

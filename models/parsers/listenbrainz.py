@@ -1,5 +1,7 @@
 """ListenBrainz listens: the export's ``listens/YYYY/M.jsonl`` files, an older export's
-single JSON array, or what the API's ``/1/user/{name}/listens`` payload holds.
+single JSON array, or a saved answer of the API's ``/1/user/{name}/listens`` (or
+``playing-now``): ``{"payload": {"listens": [...], "user_id": name, ...}}``, or its
+``listens`` array alone.
 
 One object per listen: ``{listened_at (Unix seconds), track_metadata {artist_name,
 track_name, release_name, additional_info {spotify_id, duration_ms, ...},
@@ -14,8 +16,9 @@ so the export's zip, or the folder it unzips to, reads as its listens.
   poller: the same song gets one id from all of them. A Spotify link in
   ``additional_info.spotify_id`` is kept as ``track_uri``.
 - The listener is ``user_name`` where the record has it. Otherwise it is the
-  ``--user`` given, else the ``username`` in the export's ``user.json``, else the
-  name of the folder holding ``listens/`` (or the file).
+  ``--user`` given, else the API answer's ``payload.user_id``, else the ``username``
+  in the export's ``user.json``, else the name of the folder holding ``listens/`` (or
+  the file).
 - A listen without a track or artist name is skipped as ``no track or artist``; a
   ``playing_now`` entry (API payloads) as ``now playing``.
 
@@ -35,6 +38,15 @@ so the export's zip, or the folder it unzips to, reads as its listens.
 (True, Skip(reason='no track or artist'))
 >>> print(bad)
 ana/listens/2023/11.jsonl record 3 (line 5): bad listened_at 'yesterday' (expected Unix seconds or ISO-8601)
+
+A saved API answer names its listener in the payload; each listen is placed within it:
+
+>>> answer = '''{"payload": {"user_id": "rob", "count": 2, "listens": [
+...   {"listened_at": 1700000000, "track_metadata": {"artist_name": "Björk", "track_name": "Jóga"}},
+...   {"listened_at": -5, "track_metadata": {"artist_name": "Björk", "track_name": "Jóga"}}]}}'''
+>>> play, bad = parse(io.StringIO(answer), ParseContext(Path("downloads/listens.json")))
+>>> play.user_id, bad.location
+('rob', 'record 1 (line 1), listen 2')
 """
 
 from __future__ import annotations
@@ -48,7 +60,7 @@ from typing import Any, TextIO
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext, folder_name
-from models.parsers.json_stream import each_record
+from models.parsers.json_stream import iter_objects
 from models.parsers.records import build_event, name_key, parse_timestamp, text_field
 from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip, UnusableInput
 from models.parsers.source import open_text
@@ -57,13 +69,26 @@ FORMAT = "listenbrainz"
 SOURCE = "listenbrainz"
 _YEAR = re.compile(r"\d{4}")
 _SPOTIFY_LINK = re.compile(r"^https?://open\.spotify\.com/track/([A-Za-z0-9]+)")
+#: A saved API answer's opening, for a sample too short to hold the whole answer.
+PAYLOAD_START = re.compile(r'^\s*\{\s*"payload"\s*:')
 #: Listens before this are no real listens (ListenBrainz itself refuses them).
 _FIRST = datetime(2002, 1, 1, tzinfo=UTC).timestamp()
 
 
+def _listens(record: dict[str, Any]) -> list[Any] | None:
+    """The listens of an API answer (``{"payload": {"listens": [...]}}``), else None."""
+    payload = record.get("payload")
+    listens = payload.get("listens") if isinstance(payload, dict) else None
+    return listens if isinstance(listens, list) else None
+
+
 def looks_like(records: list[dict[str, Any]]) -> bool:
-    """Objects with ``listened_at`` and a ``track_metadata`` object."""
-    return any("listened_at" in r and isinstance(r.get("track_metadata"), dict) for r in records)
+    """Objects with ``listened_at`` and a ``track_metadata`` object, or API answers
+    holding listens."""
+    return any(
+        ("listened_at" in r and isinstance(r.get("track_metadata"), dict)) or _listens(r) is not None
+        for r in records
+    )
 
 
 def _listened_at(value: object) -> datetime:
@@ -139,4 +164,23 @@ def _play(record: dict[str, Any], fallback_user: str) -> PlayEvent | Skip | str:
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one ListenBrainz file, in file order."""
     fallback_user = listener(ctx)
-    yield from each_record(stream, ctx, lambda record: _play(record, fallback_user))
+    given = ctx.user is not None and bool(ctx.user.strip())
+    for item in iter_objects(stream, ctx):
+        if isinstance(item, Reject):
+            yield item
+            continue
+        where, raw, record = item
+        listens = _listens(record)
+        if listens is None:
+            outcome = _play(record, fallback_user)
+            yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
+            continue
+        try:
+            named = None if given else text_field(record["payload"], "user_id")
+        except ValueError:
+            named = None
+        user = named or fallback_user
+        for k, listen in enumerate(listens, 1):
+            place = f"{where}, listen {k}"
+            outcome = _play(listen, user) if isinstance(listen, dict) else "listen is not an object"
+            yield ctx.reject(place, outcome, str(listen)) if isinstance(outcome, str) else outcome

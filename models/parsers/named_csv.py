@@ -5,6 +5,8 @@ streaming history has ``ts,ms_played,track_name,artist_name,spotify_track_uri,sk
 others write ``timestamp,username,artist,title`` or ``date,time,artist,song``). A
 header is read when it names a time and a track, in any of the names of
 :data:`ALIASES` (case, spaces and hyphens do not matter); other columns are ignored.
+Columns may be separated by commas, semicolons (Excel in European locales) or tabs:
+the delimiter is the one that splits the header into the most known names.
 The project's own CSV and Last.fm's exports have their own parsers and are told
 apart first.
 
@@ -43,14 +45,21 @@ ana/history.csv line 5: bad ts 'yesterday' (expected ISO-8601, Unix time or '31 
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
 from models.events import PlayEvent
-from models.parsers.canonical_csv import csv_records, flag_cell, whole_cell
+from models.parsers.canonical_csv import (
+    TRIED_DELIMITERS,
+    csv_records,
+    first_line,
+    flag_cell,
+    header_delimiter,
+    split_line,
+    whole_cell,
+)
 from models.parsers.context import ParseContext
 from models.parsers.lastfm_scrobbles import lastfm_date
 from models.parsers.records import build_event, checked, name_key, parse_timestamp
@@ -109,15 +118,24 @@ def _usable(found: dict[str, int]) -> bool:
     )
 
 
+#: Every column name the parser knows, as :func:`column_key` spells it.
+KNOWN = frozenset(alias for aliases in ALIASES.values() for alias in aliases)
+
+
+def delimiter(header: str) -> str:
+    """The delimiter of a header line: the one that splits it into the most known names.
+
+    >>> delimiter("Timestamp;Artist;Track;Album"), delimiter("ts\\tartist_name\\ttrack_name")
+    (';', '\\t')
+    """
+    return header_delimiter(header, KNOWN, column_key)
+
+
 def looks_like(lines: list[str]) -> bool:
-    """True when the first non-blank line is a header naming a time and a track."""
-    for line in lines:
-        if line.strip():
-            try:
-                return _usable(columns(next(csv.reader([line]))))
-            except (csv.Error, StopIteration):
-                return False
-    return False
+    """True when the first non-blank line is a header naming a time and a track
+    (columns separated by commas, semicolons or tabs)."""
+    header, _ = first_line(lines)
+    return bool(header) and _usable(columns(split_line(header, delimiter(header))))
 
 
 def played_at(text: str, name: str = "played_at") -> datetime:
@@ -185,7 +203,9 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
     """Plays, skips and rejects of one CSV, in file order."""
     found: dict[str, int] | None = None
     names: list[str] = []
-    for number, fields in csv_records(stream):
+    header, lines = first_line(stream)
+    split_at = delimiter(header)
+    for number, fields in csv_records(lines, split_at):
         where = ctx.where(number)
         if isinstance(fields, str):
             yield ctx.reject(where, fields)
@@ -193,12 +213,16 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
         if found is None:
             found, names = columns(fields), fields
             if not _usable(found):
-                reason = "no header naming a time and a track (artist and title, or a track id)"
-                yield ctx.reject(where, reason, ",".join(fields))
+                reason = (
+                    "no header naming a time and a track "
+                    f"(artist and title, or a track id; {TRIED_DELIMITERS})"
+                )
+                yield ctx.reject(where, reason, split_at.join(fields))
                 return
             continue
         if len(fields) != len(names):
-            yield ctx.reject(where, f"expected {len(names)} columns, got {len(fields)}", ",".join(fields))
+            reason = f"expected {len(names)} columns, got {len(fields)}"
+            yield ctx.reject(where, reason, split_at.join(fields))
             continue
         outcome = _row(fields, found, names, ctx)
-        yield ctx.reject(where, outcome, ",".join(fields)) if isinstance(outcome, str) else outcome
+        yield ctx.reject(where, outcome, split_at.join(fields)) if isinstance(outcome, str) else outcome

@@ -37,15 +37,36 @@ def _quote(text: str, limit: int = 60) -> str:
     return repr(shown)
 
 
+#: Zone names some exporters write after an ISO-8601 time; both are UTC.
+_UTC_NAMES = (" utc", " gmt")
+
+
 def parse_timestamp(text: str) -> datetime:
-    """An ISO-8601 time; a naive one is taken as UTC. Raises ``ValueError`` with a reason."""
+    """An ISO-8601 time; a naive one is taken as UTC, and so is one that ends in the
+    zone name ``UTC`` or ``GMT`` (as some exporters and spreadsheets write it). Raises
+    ``ValueError`` with a reason.
+
+    >>> parse_timestamp("2023-01-05 14:23:00 UTC").isoformat()
+    '2023-01-05T14:23:00+00:00'
+    >>> parse_timestamp("2023-01-05T14:23:00Z gmt") == parse_timestamp("2023-01-05 14:23:00 UTC")
+    True
+    >>> parse_timestamp("2023-01-05 14:23:00+01:00 GMT")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad timestamp '2023-01-05 14:23:00+01:00 GMT' (an offset and a zone name)
+    """
     value = text.strip()
+    named_utc = value[-4:].casefold() in _UTC_NAMES
+    if named_utc:
+        value = value[:-4].rstrip()
     try:
         stamp = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"bad timestamp {_quote(text)} (expected ISO-8601)") from None
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         stamp = stamp.replace(tzinfo=UTC)
+    elif named_utc and stamp.utcoffset():
+        raise ValueError(f"bad timestamp {_quote(text)} (an offset and a zone name)")
     return stamp
 
 

@@ -9,6 +9,9 @@ One JSON array of activity records, newest first: ``{"header": "YouTube Music",
   video of an artist's auto-generated ``- Topic`` channel (music played on YouTube).
   Other videos are skipped as ``video``; a video since removed (no channel, the URL
   for a title) as ``no track or artist``.
+- A search (``Searched for ...``, as in Takeout's ``search-history.json``, whose
+  records look the same) is skipped as ``search``, and an ad (``details`` say ``From
+  Google Ads``; no channel, or the advertiser's) as ``ad``, under either header.
 - The track is the title without Takeout's English ``Watched`` prefix; the artist is
   the channel name without `` - Topic``. The track id is `track_key` of the names,
   as for every other source (a song's music video and its audio share it). A record
@@ -26,13 +29,19 @@ One JSON array of activity records, newest first: ``{"header": "YouTube Music",
 ...  {"header": "YouTube", "title": "Watched How to tie a tie", "subtitles": [{"name": "Ties"}],
 ...   "time": "2022-04-25T18:00:00Z"},
 ...  {"header": "YouTube Music", "title": "Watched Air", "subtitles": [{"name": "Sault - Topic"}],
-...   "time": "yesterday"}]'''
+...   "time": "yesterday"},
+...  {"header": "YouTube Music", "title": "Watched Buy Now Super Shoes",
+...   "titleUrl": "https://music.youtube.com/watch?v=ad1", "time": "2022-04-25T17:00:00Z",
+...   "details": [{"name": "From Google Ads"}]},
+...  {"header": "YouTube", "title": "Searched for sault solar",
+...   "titleUrl": "https://www.youtube.com/results?search_query=sault+solar",
+...   "time": "2022-04-25T16:00:00Z"}]'''
 >>> ctx = ParseContext(Path("ana/Takeout/YouTube and YouTube Music/history/watch-history.json"))
->>> play, video, bad = parse(io.StringIO(text), ctx)
+>>> play, video, bad, ad, search = parse(io.StringIO(text), ctx)
 >>> play.user_id, play.played_at.isoformat(), play.track_id == track_key("Sault", "Solar")
 ('ana', '2022-04-25T18:09:04.784000+00:00', True)
->>> video
-Skip(reason='video')
+>>> video, ad, search
+(Skip(reason='video'), Skip(reason='ad'), Skip(reason='search'))
 >>> print(bad.reason)
 bad time 'yesterday' (expected ISO-8601)
 """
@@ -52,8 +61,13 @@ from models.parsers.report import NO_TRACK, Reject, Skip
 FORMAT = "youtube-music"
 SOURCE = "youtube-music"
 MUSIC = "YouTube Music"
+#: Skip reasons: a video that is no music, an ad, a search.
 VIDEO = "video"
+AD = "ad"
+SEARCH = "search"
 _WATCHED = "Watched "
+_SEARCHED = "Searched for "
+_AD_DETAIL = "From Google Ads"
 _TOPIC = " - Topic"
 
 
@@ -84,11 +98,28 @@ def _video_id(record: dict[str, Any]) -> str | None:
     return ids[0] if ids else None
 
 
+def _is_ad(record: dict[str, Any]) -> bool:
+    """True when Takeout's ``details`` say the video was an ad.
+
+    >>> _is_ad({"details": [{"name": "From Google Ads"}]}), _is_ad({"details": "From Google Ads"})
+    (True, False)
+    """
+    details = record.get("details")
+    return isinstance(details, list) and any(
+        isinstance(d, dict) and isinstance(d.get("name"), str) and d["name"].strip() == _AD_DETAIL
+        for d in details
+    )
+
+
 def _play(record: dict[str, Any], user: str) -> PlayEvent | Skip | str:
     try:
         header, title, stamp = (text_field(record, k) for k in ("header", "title", "time"))
     except ValueError as error:
         return str(error)
+    if title is not None and title.startswith(_SEARCHED):
+        return Skip(SEARCH)
+    if _is_ad(record):
+        return Skip(AD)
     channel = _channel(record)
     topic = channel is not None and channel.endswith(_TOPIC)
     if header != MUSIC and not (header == "YouTube" and topic):

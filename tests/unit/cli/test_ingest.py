@@ -135,6 +135,19 @@ def test_unusable_input_exits_2_with_a_message_on_stderr(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 
+def test_unusable_input_with_json_still_prints_one_json_object(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    cases = [
+        (["validate", str(tmp_path / "notes.txt")], str(tmp_path / "notes.txt"), "format not recognised"),
+        (["import", "/nowhere/p.csv", "--out", str(tmp_path / "o.csv")], "/nowhere/p.csv", "no such file"),
+    ]
+    for args, path, reason in cases:
+        code, doc = _json(*args)
+        assert code == 2
+        assert doc["unusable"]["path"] == path  # type: ignore[index]
+        assert reason in doc["unusable"]["reason"]  # type: ignore[index]
+
+
 @pytest.mark.parametrize(
     ("folder", "name", "accepted"),
     [("acct_xkitsune47", "plays.csv.gz", 30150), ("ext_dryd33n", "plays.csv", 4021)],

@@ -104,3 +104,18 @@ def test_a_play_log_evaluates_exactly_as_the_plays_do(small_file: Path) -> None:
         from_list.pop(timing), from_log.pop(timing)
     assert from_log == from_list
     assert from_list["labelled"] > 0 and from_list["online_auc_test"] is not None
+
+
+def test_unusable_input_with_json_prints_why_as_json(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def noop() -> None:
+        """Unused."""
+
+    missing = tmp_path / "nowhere.csv"
+    result = CliRunner().invoke(app, ["evaluate", str(missing), "--json"])
+    assert result.exit_code == 2
+    unusable = {"path": str(missing), "reason": "no such file or directory"}
+    assert json.loads(result.stdout) == {"unusable": unusable}

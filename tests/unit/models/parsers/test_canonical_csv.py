@@ -97,6 +97,51 @@ def test_without_header_the_columns_are_canonical_order() -> None:
     assert (play.user_id, play.track_id, play.ms_played) == ("ana", "t1", 1234)
 
 
+def test_an_export_resaved_by_a_european_excel_keeps_its_plays(tmp_path: Path) -> None:
+    # Semicolons, Windows-1252, CRLF, quotes around a name holding a semicolon.
+    path = tmp_path / "plays.csv"
+    path.write_bytes(
+        "user_id;track_id;played_at;ms_played;track_name;artist_name;seq;source;track_uri;skipped\r\n"
+        'ana;t:1;2024-03-01T20:15:00Z;215000;"Jóga; live";Björk;1;csv;;\r\n'
+        "bo;t:2;2024-03-01T21:00:00+02:00;;Hoppípolla;Sigur Rós;0;spotify-account;;true\r\n".encode("cp1252")
+    )
+    report = parse_paths([path])
+    assert (report.format, report.accepted, report.rejected) == ("csv", 2, 0)
+    assert report.events == [
+        PlayEvent(user_id="ana", track_id="t:1", played_at=datetime(2024, 3, 1, 20, 15, tzinfo=UTC),
+                  ms_played=215000, track_name="Jóga; live", artist_name="Björk", source="csv", seq=1),
+        PlayEvent(user_id="bo", track_id="t:2", played_at=datetime(2024, 3, 1, 19, 0, tzinfo=UTC),
+                  track_name="Hoppípolla", artist_name="Sigur Rós", source="spotify-account", skipped=True),
+    ]  # fmt: skip
+
+
+def test_broken_rows_with_semicolons_are_refused_as_with_commas() -> None:
+    out = _outcomes(BROKEN.replace(",", ";"))
+    assert [p.track_id for p in out if isinstance(p, PlayEvent)] == ["t1", "t7", "t9"]
+    assert [r.location for r in out if isinstance(r, Reject)] == [
+        "line 3", "line 4", "line 5", "line 6", "line 7", "line 9", "line 11", "line 14"
+    ]  # fmt: skip
+
+
+def test_a_tab_separated_canonical_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "plays.tsv"
+    path.write_text("user_id\tplayed_at\ttrack_id\nana\t2024-03-01T21:15:00+01:00\tt,1\n", encoding="utf-8")
+    report = parse_paths([path])
+    assert report.format == "csv"
+    (play,) = report.events
+    assert (play.track_id, play.played_at.isoformat()) == ("t,1", "2024-03-01T20:15:00+00:00")
+
+
+def test_without_a_header_the_refusal_names_the_delimiters_tried() -> None:
+    (reject,) = _outcomes("ana;t1;2024-03-01T20:15:00\n")
+    assert isinstance(reject, Reject)
+    assert (reject.location, reject.reason) == (
+        "line 1",
+        "no header naming user_id,track_id,played_at (columns split at commas, semicolons or tabs)"
+        " and 1 columns",
+    )
+
+
 def test_header_repeating_a_column_is_rejected_at_line_1() -> None:
     (reject,) = _outcomes("user_id,track_id,played_at,user_id\nana,t,2024-01-01,bo\n")
     assert isinstance(reject, Reject)

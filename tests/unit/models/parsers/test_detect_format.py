@@ -63,6 +63,35 @@ def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
     assert parse_paths([path]).accepted == 1
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+@pytest.mark.parametrize(
+    ("text", "fmt", "track"),
+    [
+        ("user_id,track_id,played_at\nana,t1,2024-01-05T14:03:00+01:00\n", "csv", None),
+        ("timestamp,artist,track\n2024-01-05 13:03:00,Radiohead,Airbag\n", "named-csv", "Airbag"),
+        ("Date,Time,Artist,Song\n2024-01-05,13:03:00,Björk,Jóga\n", "named-csv", "Jóga"),
+    ],
+)
+def test_semicolon_and_tab_headers_are_told_like_commas(
+    tmp_path: Path, text: str, fmt: str, track: str | None, delimiter: str
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(text.replace(",", delimiter).encode("cp1252"))  # as Excel saves it
+    assert detect_format(path) == fmt
+    report = parse_paths([path], user="ana")
+    assert (report.accepted, report.rejected) == (1, 0)
+    (play,) = report.events
+    assert (play.user_id, play.track_name) == ("ana", track)
+    assert play.played_at.isoformat() == "2024-01-05T13:03:00+00:00"
+
+
+def test_a_semicolon_file_without_a_known_header_is_still_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("artist;title;album\nBjörk;Jóga;Homogenic\n", encoding="utf-8")
+    with pytest.raises(UnusableInput, match="format not recognised"):
+        detect_format(path)
+
+
 def test_real_files_are_detected_under_any_name(tmp_path: Path) -> None:
     expected = {
         "ext_calebbynum": "spotify-extended",

@@ -156,3 +156,27 @@ def test_four_columns_without_a_date_are_no_lastfm_to_csv(tmp_path: Path) -> Non
     path.write_text("Björk,Homogenic,Jóga,yesterday\nBjörk,Homogenic,Hunter,\n", encoding="utf-8")
     with pytest.raises(UnusableInput, match="format not recognised"):
         detect_format(path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "jdoe.csv",
+        "jdoe (1).csv",
+        "jdoe(2).csv",
+        "jdoe - Copy.csv",
+        "scrobbles-jdoe-1673000000.csv",
+        "scrobbles-jdoe-1673000000 (1).csv",
+        "scrobbles-jdoe-1673000000 - Copy (2).csv",
+    ],
+)
+def test_a_browser_copy_suffix_is_not_part_of_the_listener(name: str, tmp_path: Path) -> None:
+    plays = counted("ext_dryd33n")[:20]
+    path = tmp_path / "downloads" / name
+    path.parent.mkdir()
+    if name.startswith("scrobbles-"):
+        export(plays, path)
+    else:
+        to_csv_export(plays, path, header=False)
+    assert detect_format(path) == "lastfm-scrobbles"
+    assert {p.user_id for p in parse_paths([path]).events} == {"jdoe"}

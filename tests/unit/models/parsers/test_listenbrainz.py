@@ -148,3 +148,40 @@ def test_forced_format_on_a_file_of_another_layout_says_what_is_missing(tmp_path
     assert report.accepted == 0 and report.rejects[0].reason == "track_metadata is not an object"
     with pytest.raises(UnusableInput, match="unknown format"):
         parse_paths([path], format="listenbrainz-v9")
+
+
+def test_saved_api_answers_read_as_their_listens(tmp_path: Path) -> None:
+    # What `curl .../1/user/ana/listens?count=1000 > listens.json` saves: the listens
+    # inside a payload that names the listener (the lines carry no user_name).
+    plays = counted("ext_erickmay")[:1000]
+    answer = {
+        "payload": {
+            "count": len(plays),
+            "latest_listen_ts": int(plays[-1].ts),
+            "listens": [as_listen(p, with_user=False) for p in plays],
+            "user_id": "ana",
+        }
+    }
+    path = tmp_path / "downloads" / "listens.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(answer, indent=4))
+    assert path.stat().st_size > 256 * 1024  # longer than the sample the format is guessed from
+    assert detect_format(path) == "listenbrainz"
+    report = parse_paths([path])
+    assert report.accepted == len(plays) and report.rejected == 0
+    assert {p.user_id for p in report.events} == {"ana"}
+    assert sorted(p.played_at for p in report.events) == sorted(p.played_at for p in plays)
+    assert {p.user_id for p in parse_paths([path], user="bob").events} == {"bob"}
+    # The playing-now answer: its one listen is no play yet.
+    now = tmp_path / "playing_now.json"
+    listen = {**as_listen(plays[0], with_user=False), "playing_now": True}
+    del listen["listened_at"]
+    payload = {"count": 1, "listens": [listen], "playing_now": True, "user_id": "ana"}
+    now.write_text(json.dumps({"payload": payload}))
+    assert parse_paths([now]).skipped == {"now playing": 1}
+    # A listen inside an answer that is refused is placed within the answer.
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"payload": {"listens": [as_listen(plays[0]), "x", {"listened_at": 5}]}}))
+    rejected = parse_paths([bad], format="listenbrainz").rejects
+    assert [r.location for r in rejected] == ["record 1 (line 1), listen 2", "record 1 (line 1), listen 3"]
+    assert rejected[0].reason == "listen is not an object"

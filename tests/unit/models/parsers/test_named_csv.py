@@ -153,5 +153,69 @@ def test_a_header_without_a_time_and_a_track_is_no_play_file(header: str, tmp_pa
     report = parse_paths([path], format="named")
     assert report.accepted == 0
     assert [r.reason for r in report.rejects] == [
-        "no header naming a time and a track (artist and title, or a track id)"
+        "no header naming a time and a track (artist and title, or a track id; "
+        "columns split at commas, semicolons or tabs)"
     ]
+
+
+#: A European Excel's "CSV (semicolon delimited)": semicolons, decimal commas, quotes
+#: around a name holding a semicolon, Windows-1252, CRLF.
+EXCEL_SEMICOLONS = (
+    "Date;Time;Artist;Track Name;Album;Rating\r\n"
+    "05.01.2023;;;;;\r\n"
+    "2023-01-05;14:03:00;Radiohead;Airbag;OK Computer;4,5\r\n"
+    '2023-01-05;14:07:00;Björk;"Jóga; live";Homogenic;5\r\n'
+    "2023-01-05;14:11:00;Sigur Rós;Hoppípolla;Takk...;3,0\r\n"
+)
+
+
+def test_a_semicolon_csv_from_a_european_excel_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    path.write_bytes(EXCEL_SEMICOLONS.encode("cp1252"))
+    assert detect_format(path) == "named-csv"
+    report = parse_paths([path], user="ana")
+    got = [(p.user_id, p.artist_name, p.track_name, p.played_at.isoformat()) for p in report.events]
+    assert got == [
+        ("ana", "Radiohead", "Airbag", "2023-01-05T14:03:00+00:00"),
+        ("ana", "Björk", "Jóga; live", "2023-01-05T14:07:00+00:00"),
+        ("ana", "Sigur Rós", "Hoppípolla", "2023-01-05T14:11:00+00:00"),
+    ]
+    assert report.skipped == {"no track or artist": 1}
+    assert report.rejected == 0
+
+
+def test_a_tab_separated_file_with_a_header_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "plays.tsv"
+    path.write_text(
+        "ts\tuser\tartist_name\ttrack_name\tms_played\n"
+        "2023-11-14T22:13:20+01:00\tana\tAC/DC\tT.N.T., live\t215000\n"
+        "1700000000\tbob\tBjörk\tJóga\t\n",
+        encoding="utf-8",
+    )
+    assert detect_format(path) == "named-csv"
+    report = parse_paths([path])
+    got = [(p.user_id, p.track_id, p.played_at.isoformat(), p.ms_played) for p in report.events]
+    assert got == [
+        ("ana", track_key("AC/DC", "T.N.T., live"), "2023-11-14T21:13:20+00:00", 215000),
+        ("bob", track_key("Björk", "Jóga"), "2023-11-14T22:13:20+00:00", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [
+        ("ts;artist;track;Notes, misc", "1700000000;Toto;Africa;live, 1982"),
+        ("ts,artist,track,Notes; misc", "1700000000,Toto,Africa,live; 1982"),
+        ("ts\tartist\ttrack\tNotes; misc, more", "1700000000\tToto\tAfrica\tlive; 1982, LA"),
+    ],
+)
+def test_the_delimiter_is_the_one_splitting_the_header_into_most_known_names(
+    header: str, row: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "plays.csv"
+    path.write_text(header + "\n" + row + "\n", encoding="utf-8")
+    report = parse_paths([path])
+    assert (report.format, report.accepted, report.rejected) == ("named-csv", 1, 0)
+    play = report.events[0]
+    assert (play.artist_name, play.track_name) == ("Toto", "Africa")
+    assert play.played_at.isoformat() == "2023-11-14T22:13:20+00:00"

@@ -92,3 +92,38 @@ def test_each_refusal_names_its_record_and_loses_nothing_else(tmp_path: Path) ->
         "record 3 (line 1)": "title is not text ('42')",
         "record 4 (line 1)": "missing time",
     }
+
+
+def test_searches_and_ads_are_skipped_as_what_they_are(tmp_path: Path) -> None:
+    song = {
+        "header": "YouTube Music",
+        "title": "Watched Solar",
+        "titleUrl": "https://music.youtube.com/watch?v=-e8N",
+        "subtitles": [{"name": "Sault - Topic"}],
+        "time": "2022-04-25T18:09:04.784Z",
+    }
+    search = {
+        "header": "YouTube",
+        "title": "Searched for sault solar",
+        "titleUrl": "https://www.youtube.com/results?search_query=sault+solar",
+        "time": "2022-04-25T18:00:00Z",
+        "products": ["YouTube"],
+        "activityControls": ["YouTube search history"],
+    }
+    ad = {  # YouTube Music's own ad: no channel, so it would be a play of its video id
+        "header": "YouTube Music",
+        "title": "Watched Buy Now Super Shoes",
+        "titleUrl": "https://music.youtube.com/watch?v=ad1",
+        "time": "2022-04-25T17:00:00Z",
+        "details": [{"name": "From Google Ads"}],
+    }
+    advertiser = ad | {"header": "YouTube", "subtitles": [{"name": "AdvertiserCo"}], "titleUrl": "x?v=ad2"}
+    history = tmp_path / "ana" / TAKEOUT
+    history.parent.mkdir(parents=True)
+    history.write_text(json.dumps([song, ad, advertiser, search | {"header": "YouTube Music"}]))
+    (history.parent / "search-history.json").write_text(json.dumps([search, search]))
+    report = parse_paths([tmp_path / "ana"])
+    assert [(p.user_id, p.track_name) for p in report.events] == [("ana", "Solar")]
+    assert report.skipped == {"search": 3, "ad": 2} and report.rejected == 0
+    by_file = {Path(f.path).name: f.skipped for f in report.files}
+    assert by_file["search-history.json"] == {"search": 2}
