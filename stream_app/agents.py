@@ -114,16 +114,22 @@ async def on_plays(stream_: Any) -> None:
 async def _fold(batch: list[Delivered]) -> None:
     """One batch: in offset order, decoded, folded into the listeners, examples sent;
     then the agent's record of its progress moves, and the states changed since the
-    last write go to the table when ``table_write_every_s`` has passed."""
+    last write go to the table when due (:func:`_write_due`)."""
     global _folding
     _folding = True
     try:
         await _fold_in(batch)
     finally:
         _folding = False
-    if time.monotonic() - _written_at >= stream.table_write_every_s:
+    if _write_due():
         _write_unwritten()
     ws.state.publish_stats()
+
+
+def _write_due() -> bool:
+    """The changed states go to the table every ``table_write_every_s``, or sooner
+    once ``table_write_max_listeners`` of them wait (StreamSettings.table_write_due)."""
+    return stream.table_write_due(waited_s=time.monotonic() - _written_at, waiting=len(_unwritten))
 
 
 async def _fold_in(batch: list[Delivered]) -> None:
@@ -293,12 +299,11 @@ async def take_over_trainer(_app: Any, assigned: Any, **_: Any) -> None:
     await _training.start()
 
 
-@app.timer(interval=max(stream.table_write_every_s / 2, 0.1))
+@app.timer(interval=min(max(stream.table_write_every_s / 2, 0.1), 1.0))
 async def write_listener_states() -> None:
     """States a quiet stream left unwritten go to the table when due (never mid-batch:
     a batch's states follow its examples)."""
-    due = time.monotonic() - _written_at >= stream.table_write_every_s
-    if due and not _folding and (_unwritten or FOLDED.unwritten()):
+    if _write_due() and not _folding and (_unwritten or FOLDED.unwritten()):
         _write_unwritten()
 
 

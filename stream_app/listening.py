@@ -5,8 +5,9 @@ partitions. It runs :class:`models.processor.PlayProcessor` (the same code
 ``encore evaluate`` runs) over each batch, then writes every listener the batch
 touched back to the changelogged table **once** (DESIGN.md: one table write per key
 per batch is what keeps Faust fast). The stream app's plays agent goes further: it
-gathers the listeners of the batches of about a second (``table_write_every_s``) and
-writes each of them once (:meth:`write_back`).
+gathers the listeners of the batches of up to five seconds (``table_write_every_s``,
+sooner once ``table_write_max_listeners`` wait) and writes each of them once
+(:meth:`write_back`).
 
 The table maps listener id -> `encode_state(...)` bytes. A restarted or rebalanced
 worker calls :meth:`Listening.reload` and carries on exactly where the changelog
