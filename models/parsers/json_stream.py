@@ -220,10 +220,55 @@ def each_record(
     """``play`` of each JSON object in ``stream``, in file order; an outcome that is a
     string is the reason that record is rejected (:func:`iter_objects` rejects the
     records that are no objects)."""
+    return each_record_or_page(stream, ctx, lambda record, _: play(record), lambda _: None)
+
+
+#: What a record that holds records of its own (a page of an API's answer) holds: what
+#: one of them is called, them, and the listener the page names (``None``: none).
+Page = tuple[str, list[Any], str | None]
+
+
+def each_record_or_page(
+    stream: TextIO,
+    ctx: ParseContext,
+    play: Callable[[dict[str, Any], str | None], PlayEvent | Skip | str],
+    page: Callable[[dict[str, Any]], Page | str | None],
+) -> Iterator[PlayEvent | Skip | Reject]:
+    """:func:`each_record` for files of records or of pages of them (API answers).
+
+    ``page(record)`` is ``None`` for a record of its own, which is ``play(record,
+    None)``'d; else the :data:`Page` it is, each of whose records is ``play(item,
+    page's listener)``'d and placed within it, or the reason it is an unusable page.
+
+    >>> import io
+    >>> from pathlib import Path
+    >>> text = '{"n": 1}\\n{"page": {"of": "bo", "items": [{"n": 2}, 3]}}\\n{"page": 7}\\n'
+    >>> def page(r):
+    ...     p = r.get("page")
+    ...     return None if p is None else ("item", p["items"], p["of"]) if isinstance(p, dict) else "bad page"
+    >>> for out in each_record_or_page(io.StringIO(text), ParseContext(Path("a.json")),
+    ...                                lambda r, who: f"{r['n']} of {who}", page):
+    ...     print(out.location, "|", out.reason)
+    record 1 (line 1) | 1 of None
+    record 2 (line 2), item 1 | 2 of bo
+    record 2 (line 2), item 2 | item is not a JSON object
+    record 3 (line 3) | bad page
+    """
     for item in iter_objects(stream, ctx):
         if isinstance(item, Reject):
             yield item
             continue
         where, raw, record = item
-        outcome = play(record)
-        yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
+        found = page(record)
+        if found is None:
+            outcome = play(record, None)
+            yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
+            continue
+        if isinstance(found, str):
+            yield ctx.reject(where, found, raw)
+            continue
+        noun, entries, user = found
+        for k, entry in enumerate(entries, 1):
+            place = f"{where}, {noun} {k}"
+            outcome = play(entry, user) if isinstance(entry, dict) else f"{noun} is not a JSON object"
+            yield ctx.reject(place, outcome, str(entry)) if isinstance(outcome, str) else outcome

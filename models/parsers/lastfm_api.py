@@ -38,7 +38,7 @@ from typing import Any, TextIO
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
-from models.parsers.json_stream import iter_objects
+from models.parsers.json_stream import Page, each_record_or_page
 from models.parsers.lastfm_scrobbles import UTS
 from models.parsers.records import build_event, name_key
 from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip
@@ -95,34 +95,19 @@ def _play(track: dict[str, Any], user: str) -> PlayEvent | Skip | str:
     )
 
 
-def _page(record: dict[str, Any], fallback: str) -> tuple[list[Any], str] | str:
-    """The tracks and listener of a page object, or why it is none."""
-    recent = record.get("recenttracks")
+def _page(record: dict[str, Any]) -> Page | str | None:
+    """The tracks and listener of a page object, or why it is none (``None``: a track)."""
+    if "recenttracks" not in record:
+        return None
+    recent = record["recenttracks"]
     if not isinstance(recent, dict):
         return "recenttracks is not an object"
     tracks = recent.get("track", [])
     attr = recent.get("@attr")
     user = _text(attr.get("user")) if isinstance(attr, dict) else None
-    return (tracks if isinstance(tracks, list) else [tracks]), user or fallback
+    return "track", (tracks if isinstance(tracks, list) else [tracks]), user
 
 
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one dump, in file order."""
-    for item in iter_objects(stream, ctx):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        where, raw, record = item
-        if "recenttracks" not in record:
-            outcome = _play(record, ctx.fallback_user)
-            yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
-            continue
-        page = _page(record, ctx.fallback_user)
-        if isinstance(page, str):
-            yield ctx.reject(where, page, raw)
-            continue
-        tracks, user = page
-        for k, track in enumerate(tracks, 1):
-            place = f"{where}, track {k}"
-            outcome = _play(track, user) if isinstance(track, dict) else "track is not a JSON object"
-            yield ctx.reject(place, outcome, str(track)) if isinstance(outcome, str) else outcome
+    yield from each_record_or_page(stream, ctx, lambda r, user: _play(r, user or ctx.fallback_user), _page)

@@ -60,7 +60,7 @@ from typing import Any, TextIO
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext, folder_name
-from models.parsers.json_stream import iter_objects
+from models.parsers.json_stream import Page, each_record_or_page
 from models.parsers.records import build_event, name_key, parse_timestamp, text_field
 from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip, UnusableInput
 from models.parsers.source import open_text
@@ -165,22 +165,15 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
     """Plays, skips and rejects of one ListenBrainz file, in file order."""
     fallback_user = listener(ctx)
     given = ctx.user is not None and bool(ctx.user.strip())
-    for item in iter_objects(stream, ctx):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        where, raw, record = item
+
+    def answer(record: dict[str, Any]) -> Page | None:
         listens = _listens(record)
         if listens is None:
-            outcome = _play(record, fallback_user)
-            yield ctx.reject(where, outcome, raw) if isinstance(outcome, str) else outcome
-            continue
+            return None
         try:
             named = None if given else text_field(record["payload"], "user_id")
         except ValueError:
             named = None
-        user = named or fallback_user
-        for k, listen in enumerate(listens, 1):
-            place = f"{where}, listen {k}"
-            outcome = _play(listen, user) if isinstance(listen, dict) else "listen is not an object"
-            yield ctx.reject(place, outcome, str(listen)) if isinstance(outcome, str) else outcome
+        return "listen", listens, named
+
+    yield from each_record_or_page(stream, ctx, lambda r, user: _play(r, user or fallback_user), answer)

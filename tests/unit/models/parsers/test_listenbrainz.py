@@ -184,4 +184,4 @@ def test_saved_api_answers_read_as_their_listens(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"payload": {"listens": [as_listen(plays[0]), "x", {"listened_at": 5}]}}))
     rejected = parse_paths([bad], format="listenbrainz").rejects
     assert [r.location for r in rejected] == ["record 1 (line 1), listen 2", "record 1 (line 1), listen 3"]
-    assert rejected[0].reason == "listen is not an object"
+    assert rejected[0].reason == "listen is not a JSON object"
