@@ -12,7 +12,10 @@ apart first.
 
 - Times: ISO-8601 (``2013-07-08 02:44:34``; naive is UTC, as Spotify writes it),
   Unix seconds or milliseconds, or Last.fm's ``31 Jan 2021 14:05``. Separate
-  ``date`` and ``time`` columns are joined.
+  ``date`` and ``time`` columns are joined. Where a time has minutes but no seconds
+  (Spotify's account data as CSV: ``endTime`` like ``2024-01-05 08:01``), the same
+  track twice in one minute is two real plays, as in :mod:`models.parsers.spotify_account`:
+  the k-th identical (listener, track, minute) row of a file gets ``seq=k``.
 - The track id is `track_key` of the artist and track names, as for every other
   source, so the same song gets one id from all of them; a Spotify URI is kept as
   ``track_uri``. A file without names uses its ``track_id`` (or URI) column.
@@ -41,11 +44,15 @@ apart first.
 Skip(reason='no track or artist')
 >>> print(bad)
 ana/history.csv line 5: bad ts 'yesterday' (expected ISO-8601, Unix time or '31 Jan 2021 14:05')
+>>> minutes = 'endTime,artistName,trackName,msPlayed\\n' + '2024-01-05 08:01,DODI,Intro,800\\n' * 2
+>>> [p.seq for p in parse(io.StringIO(minutes), ParseContext(Path("ana/history.csv")))]
+[0, 1]
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TextIO
@@ -156,8 +163,26 @@ def played_at(text: str, name: str = "played_at") -> datetime:
         ) from None
 
 
+#: A time of day in hours and minutes, and one with seconds too.
+_HH_MM = re.compile(r"\d:\d\d")
+_HH_MM_SS = re.compile(r"\d:\d\d:\d")
+#: Plays so far of a file per (listener, track, minute), for times without seconds.
+_Seen = Counter[tuple[str, str, datetime]]
+
+
+def minutes_only(when: str) -> bool:
+    """True for a time written to the minute (no seconds, no Unix number).
+
+    >>> [minutes_only(t) for t in ("2024-01-05 08:01", "31 Jan 2021 14:05", "2024-01-05 08:01+01:00")]
+    [True, True, True]
+    >>> [minutes_only(t) for t in ("2024-01-05T08:01:00Z", "1700000040")]
+    [False, False]
+    """
+    return _HH_MM.search(when) is not None and _HH_MM_SS.search(when) is None
+
+
 def _row(
-    fields: list[str], found: dict[str, int], names: list[str], ctx: ParseContext
+    fields: list[str], found: dict[str, int], names: list[str], ctx: ParseContext, seen: _Seen
 ) -> PlayEvent | Skip | str:
     def get(field: str) -> str:
         at = found.get(field)
@@ -183,8 +208,10 @@ def _row(
     except ValueError as error:
         return str(error)
     uri = get("track_uri")
+    user = get("user_id") or ctx.fallback_user
+    key = (user.strip(), track_id, moment) if minutes_only(when) else None
     event = build_event(
-        user_id=get("user_id") or ctx.fallback_user,
+        user_id=user,
         track_id=track_id,
         played_at=moment,
         ms_played=ms_played,
@@ -193,16 +220,22 @@ def _row(
         source=SOURCE,
         track_uri=uri if uri.startswith("spotify:track:") else None,
         skipped=skipped,
+        seq=seen[key] if key is not None else 0,
     )
     if isinstance(event, str):
         problems.insert(0, event)
-    return "; ".join(problems) if problems else event
+    if problems:
+        return "; ".join(problems)
+    if key is not None:
+        seen[key] += 1
+    return event
 
 
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one CSV, in file order."""
     found: dict[str, int] | None = None
     names: list[str] = []
+    seen: _Seen = Counter()
     header, lines = first_line(stream)
     split_at = delimiter(header)
     for number, fields in csv_records(lines, split_at):
@@ -224,5 +257,5 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
             reason = f"expected {len(names)} columns, got {len(fields)}"
             yield ctx.reject(where, reason, split_at.join(fields))
             continue
-        outcome = _row(fields, found, names, ctx)
+        outcome = _row(fields, found, names, ctx, seen)
         yield ctx.reject(where, outcome, split_at.join(fields)) if isinstance(outcome, str) else outcome

@@ -219,3 +219,24 @@ def test_the_delimiter_is_the_one_splitting_the_header_into_most_known_names(
     play = report.events[0]
     assert (play.artist_name, play.track_name) == ("Toto", "Africa")
     assert play.played_at.isoformat() == "2023-11-14T22:13:20+00:00"
+
+
+def test_account_data_written_as_csv_keeps_its_same_minute_replays(tmp_path: Path) -> None:
+    # Spotify's account data has minute times: the same track twice in one minute is
+    # two plays (seq 0 and 1), in JSON and in the CSV that tools convert it to.
+    plays = parsed("acct_xkitsune47").events
+    assert any(p.seq > 0 for p in plays)  # the real history has such replays
+    path = tmp_path / "ana" / "StreamingHistory.csv"
+    path.parent.mkdir()
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["endTime", "artistName", "trackName", "msPlayed"])
+        for p in plays:
+            out.writerow([p.played_at.strftime("%Y-%m-%d %H:%M"), p.artist_name, p.track_name, p.ms_played])
+    back = parse_paths([path], user=plays[0].user_id)
+    assert back.format == "named-csv" and back.rejected == 0
+    assert sorted(p.event_id for p in back.events) == sorted(p.event_id for p in plays)
+    # With seconds in the time, the same row twice is the same play.
+    twice = tmp_path / "twice.csv"
+    twice.write_text("ts,artist,track\n" + "2024-01-05 08:01:07,DODI,Intro\n" * 2)
+    assert len({p.event_id for p in parse_paths([twice]).events}) == 1
