@@ -142,8 +142,14 @@ def iter_json_records(
     """Yield every element of the JSON array (or object sequence) in ``stream``.
 
     Raises ``NotJson`` (before yielding anything) when the text starts with anything
-    but ``[`` or ``{``. An empty stream yields nothing. Structural problems (a missing
-    ``]``, text after it) come out as records with an ``error``.
+    but ``[`` or ``{``. An empty stream yields nothing. Arrays one after another (two
+    exports joined with ``cat``) are read as one. Structural problems (a missing
+    ``]``, other text after it) come out as records with an ``error``.
+
+    >>> import io
+    >>> joined = '[{"a": 1}]\\n[{"a": 2},\\n {"a": 3}]\\n'
+    >>> [(r.number, r.line, r.value) for r in iter_json_records(io.StringIO(joined))]
+    [(1, 1, {'a': 1}), (2, 2, {'a': 2}), (3, 3, {'a': 3})]
     """
     reader = _Reader(stream, chunk_size, max_record)
     if reader.at_end():
@@ -163,9 +169,14 @@ def iter_json_records(
             return
         if in_array and reader.peek() == "]":
             reader.advance(reader.pos + 1)
-            if not reader.at_end():
-                raw = reader.buf[reader.pos : reader.pos + RAW_PREFIX]
-                yield JsonRecord(number + 1, reader.line, None, raw, "unexpected text after the closing ]")
+            if reader.at_end():
+                return
+            if reader.peek() == "[":  # arrays one after another (files joined by cat)
+                reader.advance(reader.pos + 1)
+                need_comma = False
+                continue
+            raw = reader.buf[reader.pos : reader.pos + RAW_PREFIX]
+            yield JsonRecord(number + 1, reader.line, None, raw, "unexpected text after the closing ]")
             return
         start_line = reader.line
         error: str | None = None

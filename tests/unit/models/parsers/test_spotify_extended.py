@@ -173,3 +173,18 @@ def test_same_song_gets_the_same_id_from_both_layouts(tmp_path: Path) -> None:
     assert from_account.track_id == from_extended.track_id == track_key("Baird", "Easy On Them Turns")
     assert from_account.user_id == from_extended.user_id == "ana"
     assert from_account.track_uri is None and from_extended.track_uri is not None
+
+
+def test_two_histories_joined_with_cat_read_as_both(tmp_path: Path) -> None:
+    # `cat endsong_0.json endsong_1.json > all.json`: two arrays one after the other.
+    source = Path(parsed("ext_erickmay").files[0].path)
+    records = json.loads(source.read_text(encoding="utf-8"))
+    half = len(records) // 2
+    joined = tmp_path / "endsong_all.json"
+    parts = (records[:half], records[half:])
+    joined.write_text("\n".join(json.dumps(part, indent=2) for part in parts) + "\n")
+    whole = tmp_path / "endsong_0.json"
+    whole.write_text(json.dumps(records))
+    both, one = parse_paths([joined], user="ana"), parse_paths([whole], user="ana")
+    assert both.rejected == 0 and both.accepted == one.accepted > half
+    assert [p.event_id for p in both.events] == [p.event_id for p in one.events]
