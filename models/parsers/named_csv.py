@@ -69,7 +69,7 @@ from models.parsers.canonical_csv import (
 )
 from models.parsers.context import ParseContext
 from models.parsers.lastfm_scrobbles import lastfm_date
-from models.parsers.records import build_event, checked, name_key, parse_timestamp
+from models.parsers.records import SameMinute, build_event, checked, name_key, parse_timestamp
 from models.parsers.report import EPISODE, NO_TRACK, Reject, Skip
 
 FORMAT = "named-csv"
@@ -166,8 +166,6 @@ def played_at(text: str, name: str = "played_at") -> datetime:
 #: A time of day in hours and minutes, and one with seconds too.
 _HH_MM = re.compile(r"\d:\d\d")
 _HH_MM_SS = re.compile(r"\d:\d\d:\d")
-#: Plays so far of a file per (listener, track, minute), for times without seconds.
-_Seen = Counter[tuple[str, str, datetime]]
 
 
 def minutes_only(when: str) -> bool:
@@ -182,7 +180,7 @@ def minutes_only(when: str) -> bool:
 
 
 def _row(
-    fields: list[str], found: dict[str, int], names: list[str], ctx: ParseContext, seen: _Seen
+    fields: list[str], found: dict[str, int], names: list[str], ctx: ParseContext, seen: SameMinute
 ) -> PlayEvent | Skip | str:
     def get(field: str) -> str:
         at = found.get(field)
@@ -235,7 +233,7 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
     """Plays, skips and rejects of one CSV, in file order."""
     found: dict[str, int] | None = None
     names: list[str] = []
-    seen: _Seen = Counter()
+    seen: SameMinute = Counter()
     header, lines = first_line(stream)
     split_at = delimiter(header)
     for number, fields in csv_records(lines, split_at):

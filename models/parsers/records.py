@@ -21,6 +21,7 @@ ValueError: bad timestamp 'yesterday' (expected ISO-8601)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -30,6 +31,11 @@ from pydantic import ValidationError
 from models.events import PlayEvent, track_key
 
 T = TypeVar("T")
+
+#: Plays so far of one file per (listener, track, minute), where its times stop at the
+#: minute: the k-th identical row is a replay in that minute and gets ``seq=k``
+#: (Spotify's account data, and CSVs made from it).
+SameMinute = Counter[tuple[str, str, datetime]]
 
 
 def _quote(text: str, limit: int = 60) -> str:

@@ -31,13 +31,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any, TextIO
 
 from models.events import PlayEvent
 from models.parsers.context import ParseContext
 from models.parsers.json_stream import each_record
-from models.parsers.records import build_event, name_key, parse_timestamp, text_field, username, whole_ms
+from models.parsers.records import (
+    SameMinute,
+    build_event,
+    name_key,
+    parse_timestamp,
+    text_field,
+    username,
+    whole_ms,
+)
 from models.parsers.report import NO_TRACK, PODCAST, Reject, Skip
 
 FORMAT = "spotify-account"
@@ -53,10 +60,8 @@ def looks_like(records: list[dict[str, Any]], name: str) -> bool:
     return any("endTime" in record and _KEYS & record.keys() for record in records)
 
 
-_Seen = Counter[tuple[str, str, datetime]]
 
-
-def _play(record: dict[str, Any], ctx: ParseContext, seen: _Seen) -> PlayEvent | Skip | str:
+def _play(record: dict[str, Any], ctx: ParseContext, seen: SameMinute) -> PlayEvent | Skip | str:
     try:
         if text_field(record, "podcastName") or text_field(record, "episodeName"):
             return Skip(PODCAST)
@@ -94,5 +99,5 @@ def _play(record: dict[str, Any], ctx: ParseContext, seen: _Seen) -> PlayEvent |
 
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one account-data file, in file order."""
-    seen: _Seen = Counter()
+    seen: SameMinute = Counter()
     yield from each_record(stream, ctx, lambda record: _play(record, ctx, seen))
