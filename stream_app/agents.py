@@ -135,11 +135,13 @@ def _write_due() -> bool:
 async def _fold_in(batch: list[Delivered]) -> None:
     state = ws.state
     _sync_assignment()
+    epoch = FOLDED.epoch
     ordered = await in_offset_order(batch, FOLDED, _gaps.read)
     state.stats["offsets_filled"] += ordered.filled
     state.stats["offsets_repeated"] += ordered.repeated
     plays: list[PlayEvent] = []
     partitions: list[int] = []
+    touched: set[str] = set()
     for m in ordered.messages:
         decoded = play_or_reason(m.value)
         if not isinstance(decoded, str) and _partition_of(decoded.user_id) != m.tp.partition:
@@ -161,6 +163,7 @@ async def _fold_in(batch: list[Delivered]) -> None:
         with state.timed("batch"):
             out = state.listening.process(plays, partitions, write=False)
             state.after_batch(plays, out)
+        touched = out.touched
         watermark = state.listening.watermark
         resolved = []
         for example in out.examples:
@@ -172,8 +175,13 @@ async def _fold_in(batch: list[Delivered]) -> None:
         # duplicates by event id). The other order lost them (tests/faults found it).
         for delivery in sent:
             await delivery
-        _unwritten.update(out.touched)
-    FOLDED.folded(ordered.messages)
+    if not FOLDED.folded(ordered.messages, epoch=epoch):
+        # A rebalance came while this batch was folded (it awaits Kafka above): the
+        # states go back to the table's at the next batch, which folds these plays again.
+        _drop_unwritten()
+        state.owned = frozenset()
+        return
+    _unwritten.update(touched)
 
 
 async def _publish(trainer: Any, *, resume: bool = False) -> None:

@@ -135,14 +135,27 @@ class FoldedOffsets:
             self._ahead.pop(tp, None)
         log.info("seeded at epoch %d: %s", self.epoch, _offsets(start))
 
-    def folded(self, messages: Iterable[Delivered]) -> None:
+    def folded(self, messages: Iterable[Delivered], *, epoch: int | None = None) -> bool:
         """A batch is folded into the in-memory state, its examples and dead letters
         are with the producer; its listeners' states are not written yet
-        (:meth:`written`)."""
+        (:meth:`written`). Returns whether the batch counts.
+
+        A batch that began before a rebalance step (``epoch`` older than the record's)
+        does not: the revocation dropped what was folded before it, so the batch's
+        states sit on plays the record no longer holds, and its partitions may be
+        another worker's by now. Counted, the next write made them committable while
+        only the batch's own listeners were written: the plays folded between the last
+        write and the batch were committed and lost (21+ plays of one partition in a
+        kill -9 CI run on 2026-12-07). The caller reloads its listeners from the table
+        and the stream folds those plays again."""
+        if epoch is not None and epoch != self.epoch:
+            log.warning("a batch begun at epoch %d ended at epoch %d: folded again", epoch, self.epoch)
+            return False
         ahead, nxt = self._ahead, self._next
         for m in messages:
             if m.offset >= ahead.get(m.tp, nxt.get(m.tp, 0)):
                 ahead[m.tp] = m.offset + 1
+        return True
 
     def written(self) -> None:
         """The states of everything folded are with the producer: it may be committed."""

@@ -171,3 +171,34 @@ def test_a_revocation_or_a_seek_drops_what_was_not_written() -> None:
     folded.forget([A])
     folded.seed({B: 20})
     assert (folded.next_offset(A), folded.next_offset(B), folded.unwritten()) == (None, 20, False)
+
+
+def test_a_batch_folded_across_a_rebalance_does_not_count() -> None:
+    """The kill -9 CI failure of 2026-12-07: plays 10..11 folded, then a batch of 12..13
+    began, a revocation dropped 10..11 while the batch awaited Kafka, and the partition
+    came back at its committed offset. Counted, the batch made 10..13 committable at the
+    next write, which held only the batch's listeners: 10..11 were lost."""
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 10})
+    folded.folded(order(msgs(A, 10, 11), folded, log).messages, epoch=folded.epoch)
+    began = folded.epoch
+    in_flight = order(msgs(A, 12, 13), folded, log).messages
+    folded.drop_unwritten()  # the revocation, then the same partition assigned again
+    folded.forget([A])
+    folded.assigned([A])
+    folded.seed({A: 10}, epoch=folded.epoch)
+    assert folded.folded(in_flight, epoch=began) is False
+    folded.written()
+    assert (folded.committable(A), folded.next_offset(A)) == (10, 10)
+    # The next batch folds from the committed offset: the dropped plays come again.
+    again = order(msgs(A, 12, 13, 14), folded, log)
+    assert [m.offset for m in again.messages] == [10, 11, 12, 13, 14]
+    assert folded.folded(again.messages, epoch=folded.epoch) is True
+
+
+def test_a_batch_within_one_epoch_counts() -> None:
+    folded, log = FoldedOffsets(), Log()
+    folded.seed({A: 10})
+    assert folded.folded(order(msgs(A, 10), folded, log).messages, epoch=folded.epoch) is True
+    folded.written()
+    assert folded.committable(A) == 11
