@@ -30,8 +30,8 @@ key                              type     content
 Round trips:
 
 - ``RecsWriter.write_recommendations`` replaces the three ``recs*`` keys of each listener
-  in one MULTI/EXEC pipeline (DEL + ZADD + HSET): one round trip, and a reader never
-  sees a half-written list.
+  of a batch in one Lua script call (DEL + ZADD + HSET + HSET + ZADD GT per listener):
+  one round trip, atomic like MULTI/EXEC, so a reader never sees a half-written list.
 - ``RecsReader.recommendations`` is ONE round trip: a Lua script (EVALSHA) reads the
   ZSET (ZREVRANGE WITHSCORES), the meta hash, the per-item reasons, each item's
   ``track:{id}`` name/artist and whether the listener is known, atomically, inside Redis.
@@ -320,6 +320,42 @@ def async_client(
 # --------------------------------------------------------------------------- writer
 
 
+#: KEYS: listeners, then per listener its recs, reasons and meta keys. ARGV: per
+#: listener user_id, its ``listeners`` score, model_version, scored_at,
+#: as_of_event_time, reason, item count n, then n times (track_id, score, has_reason
+#: 0/1, reason). The commands a MULTI/EXEC of them ran, in one command to pack and one
+#: reply to parse: redis-py spent ~100 us a listener packing the five commands of each
+#: and parsing their replies (2026-12-07; docs/performance.md). Returns the listeners
+#: written.
+WRITE_RECS_LUA = """
+local a = 1
+local users = (#KEYS - 1) / 3
+for u = 0, users - 1 do
+  local recs, reasons, meta = KEYS[2 + 3 * u], KEYS[3 + 3 * u], KEYS[4 + 3 * u]
+  local n = tonumber(ARGV[a + 6])
+  redis.call('DEL', recs, reasons, meta)
+  if n > 0 then
+    local scored, why = {}, {}
+    for b = a + 7, a + 6 + 4 * n, 4 do
+      scored[#scored + 1] = ARGV[b + 1]
+      scored[#scored + 1] = ARGV[b]
+      if ARGV[b + 2] == '1' then
+        why[#why + 1] = ARGV[b]
+        why[#why + 1] = ARGV[b + 3]
+      end
+    end
+    redis.call('ZADD', recs, unpack(scored))
+    if #why > 0 then redis.call('HSET', reasons, unpack(why)) end
+  end
+  redis.call('HSET', meta, 'model_version', ARGV[a + 2], 'scored_at', ARGV[a + 3],
+             'as_of_event_time', ARGV[a + 4], 'reason', ARGV[a + 5], 'count', ARGV[a + 6])
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[a + 1], ARGV[a])
+  a = a + 7 + 4 * n
+end
+return users
+"""
+
+
 class RecsWriter:
     """Sync writes of the contract; every method is one pipeline round trip."""
 
@@ -335,13 +371,15 @@ class RecsWriter:
         self.keys = RecsKeys(prefix)
         self.history_len = history_len
         self.model_history_len = model_history_len
+        self._write_recs = client.register_script(WRITE_RECS_LUA)
 
     @classmethod
     def from_settings(cls, settings: ClusterSettings, **kwargs: Any) -> RecsWriter:
         return cls(sync_client(settings), settings.redis_prefix, **kwargs)
 
     def write_recommendations(self, recs: UserRecs | Iterable[UserRecs]) -> int:
-        """Replace the lists of one or many listeners atomically (one MULTI/EXEC).
+        """Replace the lists of one or many listeners atomically (one script call,
+        :data:`WRITE_RECS_LUA`: the same commands a MULTI/EXEC of them would run).
 
         Items are stored as given; the reader sorts by score. Returns the number of
         listeners written.
@@ -350,29 +388,24 @@ class RecsWriter:
         if not batch:
             return 0
         k = self.keys
-        pipe = self.client.pipeline(transaction=True)
+        keys: list[str] = [k.listeners]
+        args: list[EncodableT] = []
         for one in batch:
             user = one.user_id
-            pipe.delete(k.recs(user), k.reasons(user), k.meta(user))
-            if one.items:
-                pipe.zadd(k.recs(user), {item.track_id: item.score for item in one.items})
-                reasons: dict[FieldT, EncodableT] = {
-                    i.track_id: i.reason for i in one.items if i.reason is not None
-                }
-                if reasons:
-                    pipe.hset(k.reasons(user), mapping=reasons)
-            pipe.hset(
-                k.meta(user),
-                mapping={
-                    "model_version": one.model_version,
-                    "scored_at": _iso(one.scored_at),
-                    "as_of_event_time": _iso(one.as_of_event_time),
-                    "reason": one.reason,
-                    "count": len(one.items),
-                },
+            keys += (k.recs(user), k.reasons(user), k.meta(user))
+            args += (
+                user,
+                repr(_utc(one.as_of_event_time).timestamp()),
+                one.model_version,
+                _iso(one.scored_at),
+                _iso(one.as_of_event_time),
+                one.reason,
+                len(one.items),
             )
-            pipe.zadd(k.listeners, {user: _utc(one.as_of_event_time).timestamp()}, gt=True)
-        pipe.execute()
+            for item in one.items:
+                has_reason = item.reason is not None
+                args += (item.track_id, repr(item.score), int(has_reason), item.reason if has_reason else "")
+        self._write_recs(keys=keys, args=args)
         return len(batch)
 
     def write_tracks(self, tracks: Iterable[TrackInfo]) -> int:
@@ -720,6 +753,7 @@ class RecsReader:
 __all__ = [
     "LOOKUP_LUA",
     "USER_ID_PATTERN",
+    "WRITE_RECS_LUA",
     "CorruptRecordError",
     "HistoryPlay",
     "ListenerEntry",

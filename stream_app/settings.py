@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,8 +55,9 @@ class StreamSettings(BaseSettings):
     score_budget_live_s: float = 0.15
     #: How often workers look for a newer model snapshot in Redis.
     model_refresh_s: float = 2.0
-    #: Recommendations kept per listener.
-    top_k: int = 10
+    #: Recommendations kept per listener (at most 1,000: the Redis script that writes
+    #: them unpacks 2 values an item, and Lua unpacks at most ~8,000).
+    top_k: int = Field(10, ge=1, le=1000)
     #: Port of the worker's Prometheus /metrics (0 = off); each worker needs its own.
     metrics_port: int = 0
     #: Every this many seconds (and after loading listeners) the worker collects and

@@ -202,7 +202,9 @@ def test_a_lookup_is_one_round_trip(
     assert stats["cmdstat_evalsha"]["calls"] == 1
 
 
-def test_a_write_is_one_transaction(writer: RecsWriter, redis_server: RedisServer, raw: redis.Redis) -> None:
+def test_a_write_is_one_atomic_script_call(
+    writer: RecsWriter, redis_server: RedisServer, raw: redis.Redis
+) -> None:
     recs = [
         UserRecs(
             user_id=user,
@@ -213,12 +215,14 @@ def test_a_write_is_one_transaction(writer: RecsWriter, redis_server: RedisServe
         )
         for user in ("a", "b")
     ]
-    writer.write_recommendations(recs[0])  # connection set up before we watch
+    writer.write_recommendations(recs[0])  # connection set up and script loaded before we watch
     monitor = Monitor(redis_server, "end-of-write")
     writer.write_recommendations(recs)
-    names = [c["command"].split()[0].upper() for c in monitor.finish(raw)]
-    assert names[0] == "MULTI" and names[-1] == "EXEC"
-    assert names.count("MULTI") == 1 and names.count("DEL") == 2 and names.count("ZADD") == 4
+    commands = monitor.finish(raw)
+    sent = [c["command"].split()[0].upper() for c in commands if c["client_type"] != "lua"]
+    in_script = [c["command"].split()[0].upper() for c in commands if c["client_type"] == "lua"]
+    assert sent == ["EVALSHA"], commands  # one command: Redis runs a script atomically
+    assert in_script == ["DEL", "ZADD", "HSET", "HSET", "ZADD"] * 2
     assert raw.zrevrange("encore:recs:b", 0, 0) == [b"t4"]
 
 

@@ -1,5 +1,6 @@
-"""recs_store writers and the non-Lua readers, on fakeredis (the Lua lookup and the round
-trips are checked against a real redis-server in tests/integration/api)."""
+"""recs_store writers and readers without Lua, on fakeredis (the Lua lookup, the Lua
+writer of recommendations and the round trips are checked against a real redis-server
+in tests/integration/api)."""
 
 from __future__ import annotations
 
@@ -75,36 +76,6 @@ def play(user: str, track: str, minutes: int, name: str | None = None) -> PlayEv
         track_name=name,
         artist_name="Artist" if name else None,
     )
-
-
-def test_write_recommendations_lays_out_the_contract(writer: RecsWriter, sync: fakeredis.FakeRedis) -> None:
-    writer.write_recommendations(recs("ana", {"a": 0.2, "b": 0.9}, {"b": "played 9 times"}))
-
-    assert sync.zrevrange("t:recs:ana", 0, -1, withscores=True) == [(b"b", 0.9), (b"a", 0.2)]
-    assert sync.hgetall("t:recs-reasons:ana") == {b"b": b"played 9 times"}
-    meta = sync.hgetall("t:recs-meta:ana")
-    assert meta[b"model_version"] == b"v7"
-    assert datetime.fromisoformat(meta[b"as_of_event_time"].decode()) == T0
-    assert datetime.fromisoformat(meta[b"scored_at"].decode()) == T0 + timedelta(hours=1)
-    assert meta[b"reason"] == b"personalised"
-    assert meta[b"count"] == b"2"
-    assert sync.zscore("t:listeners", "ana") == T0.timestamp()
-
-
-def test_rewrite_replaces_the_whole_list(writer: RecsWriter, sync: fakeredis.FakeRedis) -> None:
-    writer.write_recommendations(recs("ana", {"a": 0.2, "b": 0.9}, {"a": "old reason"}))
-    writer.write_recommendations(recs("ana", {"c": 0.5}))
-
-    assert sync.zrange("t:recs:ana", 0, -1) == [b"c"]
-    assert sync.exists("t:recs-reasons:ana") == 0  # stale per-item reasons are gone
-    assert sync.hget("t:recs-meta:ana", "count") == b"1"
-
-
-def test_many_listeners_in_one_call(writer: RecsWriter, sync: fakeredis.FakeRedis) -> None:
-    assert writer.write_recommendations([recs("ana", {"a": 0.1}), recs("bo", {"b": 0.3})]) == 2
-    assert sync.zrange("t:recs:bo", 0, -1) == [b"b"]
-    assert sorted(sync.zrange("t:listeners", 0, -1)) == [b"ana", b"bo"]
-    assert writer.write_recommendations([]) == 0
 
 
 @pytest.mark.parametrize("score", [1.5, -0.1, math.nan, math.inf])
