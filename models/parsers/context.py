@@ -3,7 +3,7 @@
 Spotify exports often carry no listener id: extended history has ``username`` on
 most rows, account data has none. The fallback is the ``user`` the caller gave, else
 the name of the folder holding the file, passing over the folder names Spotify's own
-download and Google Takeout use (they name the export, not the person), and Takeout's
+download, Apple's privacy export and Google Takeout use (they name the export, not the person), and Takeout's
 archive names (``takeout-20230105T140312Z-001.zip``: a time and a part number).
 
 A copy suffix is the browser's (a re-download ``name (1).zip``, or ``name(1).zip``) or
@@ -63,6 +63,10 @@ _GENERIC_FOLDERS = frozenset(
         "youtube and youtube music",
         "youtube",
         "history",
+        "apple media services",
+        "apple music activity",
+        "app store itunes store ibooks store apple music",
+        "app store, itunes store, ibooks store, apple music",
     }
 )
 

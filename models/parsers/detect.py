@@ -7,8 +7,9 @@ pages or their tracks are a Last.fm API dump, Takeout's ``header`` + ``title`` +
 ``time`` is YouTube Music history), text by its first lines (a canonical CSV header,
 a Last.fm scrobble export's ``uts,utc_time,...`` header or lastfm-to-csv's
 ``artist,album,track,31 Jan 2021 14:05`` rows, six tab-separated Last.fm 1K columns,
-JODIE's ``user<TAB>item<TAB>seconds``, and, last, any CSV header naming a time and a
-track). The canonical and named CSV headers may separate their columns by commas,
+JODIE's ``user<TAB>item<TAB>seconds``, Apple Music's play activity header (``Event
+Start Timestamp``, ``Play Duration Milliseconds``, ``Song Name``), and, last, any CSV
+header naming a time and a track). The canonical and named CSV headers may separate their columns by commas,
 semicolons (Excel in European locales) or tabs: the delimiter that splits the header
 into the most known names is taken, and the parser reads the file with it. Text that
 is not UTF-8 has been read line by line as Windows-1252 (:mod:`models.parsers.source`).
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from models.parsers import (
+    apple_music,
     canonical_csv,
     jodie,
     lastfm_1k,
@@ -67,6 +69,7 @@ FORMAT_NAMES = (
     lastfm_api.FORMAT,
     named_csv.FORMAT,
     youtube_music.FORMAT,
+    apple_music.FORMAT,
 )
 SAMPLE_CHARS = 1 << 18
 SAMPLE_LINES = 20
@@ -119,6 +122,8 @@ def guess_format(path: Path) -> str | None:
         return lastfm_1k.FORMAT
     if jodie.looks_like(lines):
         return jodie.FORMAT
+    if apple_music.looks_like(lines):
+        return apple_music.FORMAT
     if named_csv.looks_like(lines):  # the loosest: any header naming a time and a track
         return named_csv.FORMAT
     return None

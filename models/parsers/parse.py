@@ -38,6 +38,7 @@ from typing import TextIO
 
 from models.events import PlayEvent
 from models.parsers import (
+    apple_music,
     archive,
     canonical_csv,
     jodie,
@@ -69,6 +70,7 @@ PARSERS: dict[str, Parser] = {
     lastfm_api.FORMAT: lastfm_api.parse,
     named_csv.FORMAT: named_csv.parse,
     youtube_music.FORMAT: youtube_music.parse,
+    apple_music.FORMAT: apple_music.parse,
 }
 _ALIASES = {
     "canonical": "csv",
@@ -79,6 +81,7 @@ _ALIASES = {
     "lastfmscrobbles": "lastfm-scrobbles",
     "named": "named-csv",
     "youtube": "youtube-music",
+    "apple": "apple-music",
 }
 #: File name endings a forced format takes inside a folder when content says nothing.
 _SUFFIXES = {
@@ -92,6 +95,7 @@ _SUFFIXES = {
     "lastfm-api": (".json", ".jsonl"),
     "named-csv": (".csv",),
     "youtube-music": (".json",),
+    "apple-music": (".csv",),
 }
 _COMPRESSED = (".gz", ".bz2", ".xz")
 
