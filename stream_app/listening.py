@@ -80,6 +80,9 @@ class BatchOutcome:
     counted: list[tuple[PlayEvent, FeatureRow]] = field(default_factory=list)
     #: Listeners whose state changed (written back to the table).
     touched: set[str] = field(default_factory=set)
+    #: Plays new to their listener (not a duplicate, not stale), in batch order: what
+    #: the listener's recent history shows.
+    accepted: list[PlayEvent] = field(default_factory=list)
     #: play / short / duplicate / stale / late.
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -191,6 +194,7 @@ class Listening:
                 out.counts["late"] += 1
             if result.kind in ("play", "short"):
                 out.touched.add(play.user_id)
+                out.accepted.append(play)
             if result.features is not None and not result.late:
                 out.counted.append((play, result.features))
             out.examples.extend(result.examples)

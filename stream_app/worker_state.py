@@ -121,14 +121,16 @@ class WorkerState:
         for play in plays:
             self.scorer.mark(play.user_id, now)
         self.stats["scoring_queue"] = self.scorer.queued
+        # A duplicate (a replay sent twice, a poller's overlap) is not shown twice.
+        accepted = out.accepted
         if not self.redis.open:  # the history is a cache of the last plays: not kept back
-            self.stats["history_not_written"] += len(plays)
+            self.stats["history_not_written"] += len(accepted)
             return
         try:
-            self.writer.append_plays(plays)
+            self.writer.append_plays(accepted)
         except REDIS_DOWN as exc:
             self._redis_failed(exc)
-            self.stats["history_not_written"] += len(plays)
+            self.stats["history_not_written"] += len(accepted)
 
     def refresh_model(self) -> None:
         if not self.redis.open:

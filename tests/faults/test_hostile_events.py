@@ -217,6 +217,16 @@ def test_hostile_events_are_dead_lettered_or_deduplicated(cluster: ClusterSettin
             matched.add(value)
         assert len(matched) == len(hostile)
 
+        # A listener's recent history shows each play once: the duplicates are not in it again.
+        shown_twice = {}
+        for user in {p.user_id for p in accepted}:
+            history = run.writer.client.lrange(run.writer.keys.history(user), 0, -1)
+            entries = [orjson.loads(e) for e in history]
+            seen = [(e["track_id"], e["played_at"]) for e in entries]
+            if len(set(seen)) != len(seen):
+                shown_twice[user] = seen
+        assert not shown_twice, shown_twice
+
         # The listeners are exactly what the accepted plays make of them.
         end = assert_same_end_state(run, accepted, arrival_order=True)
         assert end["plays"] == kinds["play"]
