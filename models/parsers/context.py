@@ -64,6 +64,7 @@ _GENERIC_FOLDERS = frozenset(
         "youtube",
         "history",
         "apple media services",
+        "apple media services information",
         "apple music activity",
         "app store itunes store ibooks store apple music",
         "app store, itunes store, ibooks store, apple music",

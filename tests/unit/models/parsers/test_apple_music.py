@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -155,6 +156,25 @@ def test_apples_own_rows_as_published(tmp_path: Path) -> None:
     assert play.track_id == track_key("How to Dress Well", song)
     assert play.played_at.isoformat() == "2018-01-07T10:34:13.327000+00:00"
     assert (play.ms_played, play.skipped) == (168948, False)
+
+
+def test_apples_download_is_read_as_it_comes_an_archive_inside_an_archive(tmp_path: Path) -> None:
+    """The download holds ``Apple_Media_Services.zip``, which holds the music activity
+    beside files of no plays (daily totals): read in place, none of it unzipped."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", compression=zipfile.ZIP_DEFLATED) as media:
+        activity = "\n".join([LEGACY_HEADER, *LEGACY_ROWS]) + "\n"
+        daily = "Country,Track Identifier,Media type,Date Played,Hours,Play Duration Milliseconds\n"
+        media.writestr(f"Apple Music Activity/{ACTIVITY.name}", activity)
+        media.writestr("Apple Music Activity/Apple Music - Play History Daily Tracks.csv", daily)
+    download = tmp_path / "ana" / "Apple Media Services information.zip"
+    download.parent.mkdir()
+    with zipfile.ZipFile(download, "w") as outer:
+        outer.writestr("Apple_Media_Services.zip", inner.getvalue())
+    report = parse_paths([tmp_path / "ana"])
+    assert report.format == "apple-music" and [p.user_id for p in report.events] == ["ana"]
+    assert [Path(p).name for p in report.ignored] == ["Apple Music - Play History Daily Tracks.csv"]
+    assert report.files[0].path.endswith(f"Apple_Media_Services.zip/Apple Music Activity/{ACTIVITY.name}")
 
 
 def modern(song: str, album: str, start: str, ms: int, *, position: int = 0, event: str = "PLAY_END",

@@ -114,15 +114,20 @@ def test_a_broken_archive_is_unusable_and_named(tmp_path: Path) -> None:
         parse_paths([path])
 
 
-def test_a_zip_inside_an_archive_is_listed_not_read(tmp_path: Path) -> None:
+def test_a_zip_inside_an_archive_is_read_in_place_and_a_corrupt_one_left_out(tmp_path: Path) -> None:
     inner = tmp_path / "inner.zip"
     with zipfile.ZipFile(inner, "w") as archive:
         archive.writestr("plays.csv", "user_id,track_id,played_at\nana,t1,2024-01-01T00:00:00Z\n")
     outer = tmp_path / "outer.zip"
     with zipfile.ZipFile(outer, "w") as archive:
         archive.write(inner, "inner.zip")
+        archive.writestr("broken.zip", b"PK\x03\x04 not an archive")
         archive.writestr("plays.csv", "user_id,track_id,played_at\nbob,t1,2024-01-01T00:00:00Z\n")
     report = parse_paths([outer])
-    assert [p.user_id for p in report.events] == ["bob"]
-    assert [Path(p).name for p in report.ignored] == ["inner.zip"]
-    assert [p.name for p in members(outer)] == ["inner.zip", "plays.csv"]
+    assert sorted(p.user_id for p in report.events) == ["ana", "bob"]
+    assert [Path(p).name for p in report.ignored] == ["broken.zip"]
+    assert [str(p.relative_to(tmp_path)) for p in members(outer)] == [
+        "outer.zip/broken.zip", "outer.zip/inner.zip/plays.csv", "outer.zip/plays.csv",
+    ]  # fmt: skip
+
+
