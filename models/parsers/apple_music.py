@@ -70,7 +70,7 @@ from typing import TextIO
 from models.events import PlayEvent
 from models.parsers.canonical_csv import csv_records, first_line, header_delimiter, split_line
 from models.parsers.context import ParseContext
-from models.parsers.named_csv import column_key
+from models.parsers.named_csv import column_key, find_columns
 from models.parsers.records import build_event, name_key, parse_timestamp
 from models.parsers.report import NO_TRACK, Reject, Skip
 
@@ -107,17 +107,12 @@ _KNOWN = frozenset(name for names in COLUMNS.values() for name in names)
 _INTEGER = re.compile(r"\s*([+-]?\d{1,15})(?:\.0*)?\s*")
 
 
-def _columns(header: list[str]) -> dict[str, int]:
-    at = {column_key(name): i for i, name in reversed(list(enumerate(header)))}
-    return {field: at[name] for field, names in COLUMNS.items() for name in names[::-1] if name in at}
-
-
 def looks_like(lines: list[str]) -> bool:
     """A header naming an event's start or end time, its play duration and the song."""
     header, _ = first_line(lines)
     if not header:
         return False
-    found = _columns(split_line(header, header_delimiter(header, _KNOWN, column_key)))
+    found = find_columns(split_line(header, header_delimiter(header, _KNOWN, column_key)), COLUMNS)
     return "song" in found and "duration" in found and bool({"start", "end"} & found.keys())
 
 
@@ -251,7 +246,7 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
             yield ctx.reject(where, fields)
             continue
         if found is None:
-            found, width = _columns(fields), len(fields)
+            found, width = find_columns(fields, COLUMNS), len(fields)
             if "song" not in found or not {"start", "end"} & found.keys():
                 reason = "no Song Name and Event Start/End Timestamp columns"
                 yield ctx.reject(where, reason, split_at.join(fields))

@@ -103,17 +103,30 @@ def column_key(name: str) -> str:
     return "_".join(name.strip().lstrip("\ufeff").casefold().replace("-", " ").split())
 
 
-def columns(header: list[str]) -> dict[str, int]:
-    """Where each field of :data:`ALIASES` is in ``header`` (first alias found wins)."""
+def find_columns(header: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """Where each field of ``aliases`` is in ``header``: the first of its names found
+    (as :func:`column_key` spells them) wins, and a name's first column.
+
+    >>> find_columns(["Played At", "Song", "Track"], {"when": ("played_at",), "track": ("track", "song")})
+    {'when': 0, 'track': 2}
+    """
     at: dict[str, int] = {}
     for position, name in enumerate(header):
         at.setdefault(column_key(name), position)
     found: dict[str, int] = {}
-    for field, aliases in ALIASES.items():
-        for alias in aliases:
-            if alias in at:
-                found[field] = at[alias]
+    for field, names in aliases.items():
+        for name in names:
+            if name in at:
+                found[field] = at[name]
                 break
+    return found
+
+
+def columns(header: list[str]) -> dict[str, int]:
+    """Where each field of :data:`ALIASES` is in ``header``; separate ``date`` and
+    ``time`` columns are read together."""
+    found = find_columns(header, ALIASES)
+    at = {column_key(name): position for position, name in reversed(list(enumerate(header)))}
     if "date" in at and "time" in at and found["played_at"] in (at["date"], at["time"]):
         found["played_at"], found["time_of_day"] = at["date"], at["time"]
     return found
