@@ -68,7 +68,7 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from models.events import PlayEvent
-from models.parsers.canonical_csv import csv_records, first_line, header_delimiter, split_line
+from models.parsers.canonical_csv import csv_table, first_line, header_delimiter, split_line
 from models.parsers.context import ParseContext
 from models.parsers.named_csv import column_key, find_columns
 from models.parsers.records import build_event, name_key, parse_timestamp
@@ -128,7 +128,7 @@ class _Segment:
     song: str
     artist: str
     album: str
-    number: int
+    where: str
 
 
 def _integer(text: str, name: str) -> int | None:
@@ -149,7 +149,7 @@ def _time(text: str, name: str) -> datetime | None:
         raise ValueError(f"bad {name} {text.strip()[:40]!r} (expected ISO-8601)") from None
 
 
-def _segment(fields: list[str], found: dict[str, int], number: int) -> _Segment | Skip | str:
+def _segment(fields: list[str], found: dict[str, int], where: str) -> _Segment | Skip | str:
     def get(field: str) -> str:
         at = found.get(field)
         return fields[at].strip() if at is not None else ""
@@ -180,7 +180,7 @@ def _segment(fields: list[str], found: dict[str, int], number: int) -> _Segment 
             return "no Event Start Timestamp, and no Event End Timestamp with a play duration"
         start = end - timedelta(milliseconds=ms)
     return _Segment(start, end, ms, position, get("end_reason").upper(), song, get("artist"),
-                    get("album"), number)  # fmt: skip
+                    get("album"), where)  # fmt: skip
 
 
 def _track_id(segment: _Segment) -> str:
@@ -203,7 +203,7 @@ def _listens(segments: list[_Segment]) -> list[list[_Segment]]:
     """The segments joined into listens, in time order of their first segment."""
     listens: list[list[_Segment]] = []
     latest: dict[tuple[str, str, str], list[_Segment]] = {}  # per song, its last listen
-    for segment in sorted(segments, key=lambda s: (s.start, s.number)):
+    for segment in sorted(segments, key=lambda s: s.start):  # stable: ties stay in file order
         song = (segment.song, segment.artist, segment.album)
         listen = latest.get(song)
         if listen is not None and _continues(listen[-1], segment):
@@ -238,24 +238,20 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
     header, lines = first_line(stream)
     split_at = header_delimiter(header, _KNOWN, column_key)
     found: dict[str, int] | None = None
-    width = 0
     segments: list[_Segment] = []
-    for number, fields in csv_records(lines, split_at):
-        where = ctx.where(number)
-        if isinstance(fields, str):
-            yield ctx.reject(where, fields)
+    for record in csv_table(lines, split_at, ctx):
+        if isinstance(record, Reject):
+            yield record
             continue
+        where, fields = record
         if found is None:
-            found, width = find_columns(fields, COLUMNS), len(fields)
+            found = find_columns(fields, COLUMNS)
             if "song" not in found or not {"start", "end"} & found.keys():
                 reason = "no Song Name and Event Start/End Timestamp columns"
                 yield ctx.reject(where, reason, split_at.join(fields))
                 return
             continue
-        if len(fields) != width:
-            yield ctx.reject(where, f"expected {width} columns, got {len(fields)}", split_at.join(fields))
-            continue
-        outcome = _segment(fields, found, number)
+        outcome = _segment(fields, found, where)
         if isinstance(outcome, _Segment):
             segments.append(outcome)
         elif isinstance(outcome, Skip):
@@ -265,6 +261,6 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
     for listen in _listens(segments):
         play = _play(listen, ctx)
         if isinstance(play, str):
-            yield ctx.reject(ctx.where(listen[0].number), play)
+            yield ctx.reject(listen[0].where, play)
         else:
             yield play

@@ -198,6 +198,31 @@ def csv_records(stream: Iterable[str], delimiter: str = ",") -> Iterator[tuple[i
             break
 
 
+def csv_table(
+    lines: Iterable[str], delimiter: str, ctx: ParseContext
+) -> Iterator[Reject | tuple[str, list[str]]]:
+    """The records of a CSV table as (where, fields): the first one as it is (a header,
+    or a headerless file's first row), the others only when they are as wide. A
+    malformed record, or one of another width, is a ``Reject`` naming its line, and
+    reading goes on.
+
+    >>> from pathlib import Path
+    >>> records = csv_table(["a,b\\n", "1\\n", "2,3\\n"], ",", ParseContext(Path("x.csv")))
+    >>> [r if isinstance(r, tuple) else r.reason for r in records]
+    [('line 1', ['a', 'b']), 'expected 2 columns, got 1', ('line 3', ['2', '3'])]
+    """
+    width: int | None = None
+    for number, fields in csv_records(lines, delimiter):
+        where = ctx.where(number)
+        if isinstance(fields, str):
+            yield ctx.reject(where, fields)
+        elif width is not None and len(fields) != width:
+            yield ctx.reject(where, f"expected {width} columns, got {len(fields)}", delimiter.join(fields))
+        else:
+            width = len(fields) if width is None else width
+            yield where, fields
+
+
 def whole_cell(text: str, name: str) -> int | None:
     """A cell's whole number (``None`` when blank); ``ValueError`` names ``name``."""
     if not text.strip():
@@ -259,14 +284,13 @@ def _row(fields: list[str], index: dict[str, int], ctx: ParseContext) -> PlayEve
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays and rejects of a canonical CSV, in file order."""
     index: dict[str, int] | None = None
-    width = 0
     header, lines = first_line(stream)
     delimiter = header_delimiter(header, COLUMNS)
-    for number, fields in csv_records(lines, delimiter):
-        where = ctx.where(number)
-        if isinstance(fields, str):
-            yield ctx.reject(where, fields)
+    for record in csv_table(lines, delimiter, ctx):
+        if isinstance(record, Reject):
+            yield record
             continue
+        where, fields = record
         if index is None:
             names = header_names(fields)
             if set(REQUIRED) <= set(names):
@@ -276,7 +300,6 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
                     yield ctx.reject(where, reason, delimiter.join(fields))
                     return
                 index = {name: at for at, name in enumerate(names) if name in COLUMNS}
-                width = len(fields)
                 continue
             if not 3 <= len(fields) <= len(COLUMNS):
                 wanted = ",".join(REQUIRED)
@@ -285,10 +308,6 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
                 return
             # No header: the columns are in canonical order.
             index = {name: at for at, name in enumerate(COLUMNS[: len(fields)])}
-            width = len(fields)
-        if len(fields) != width:
-            yield ctx.reject(where, f"expected {width} columns, got {len(fields)}", delimiter.join(fields))
-            continue
         event = _row(fields, index, ctx)
         if isinstance(event, str):
             yield ctx.reject(where, event, delimiter.join(fields))

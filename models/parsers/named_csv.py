@@ -60,7 +60,7 @@ from typing import TextIO
 from models.events import PlayEvent
 from models.parsers.canonical_csv import (
     TRIED_DELIMITERS,
-    csv_records,
+    csv_table,
     first_line,
     flag_cell,
     header_delimiter,
@@ -249,11 +249,11 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
     seen: SameMinute = Counter()
     header, lines = first_line(stream)
     split_at = delimiter(header)
-    for number, fields in csv_records(lines, split_at):
-        where = ctx.where(number)
-        if isinstance(fields, str):
-            yield ctx.reject(where, fields)
+    for record in csv_table(lines, split_at, ctx):
+        if isinstance(record, Reject):
+            yield record
             continue
+        where, fields = record
         if found is None:
             found, names = columns(fields), fields
             if not _usable(found):
@@ -263,10 +263,6 @@ def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reje
                 )
                 yield ctx.reject(where, reason, split_at.join(fields))
                 return
-            continue
-        if len(fields) != len(names):
-            reason = f"expected {len(names)} columns, got {len(fields)}"
-            yield ctx.reject(where, reason, split_at.join(fields))
             continue
         outcome = _row(fields, found, names, ctx, seen)
         yield ctx.reject(where, outcome, split_at.join(fields)) if isinstance(outcome, str) else outcome

@@ -105,3 +105,10 @@ def test_the_longest_list_settings_allow_is_written(writer: RecsWriter, raw: red
     items = {f"t{i}": i / (2 * longest) for i in range(longest)}
     writer.write_recommendations(recs("ana", items, {t: "why" for t in items}))
     assert raw.zcard("encore:recs:ana") == longest and raw.hlen("encore:recs-reasons:ana") == longest
+
+
+def test_naive_times_are_refused(writer: RecsWriter, raw: redis.Redis) -> None:
+    naive = recs("ana", {"a": 0.1}).model_copy(update={"as_of_event_time": datetime(2024, 1, 1)})
+    with pytest.raises(ValueError, match="timezone"):
+        writer.write_recommendations(naive)
+    assert raw.exists("encore:recs:ana") == 0  # refused before anything is written

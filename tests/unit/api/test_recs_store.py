@@ -24,7 +24,6 @@ from stream_app.recs_store import (
     RecsReader,
     RecsWriter,
     TrackInfo,
-    UserRecs,
 )
 
 T = TypeVar("T")
@@ -55,18 +54,6 @@ def reader(server: fakeredis.FakeServer) -> RecsReader:
     return RecsReader(fakeredis.FakeAsyncRedis(server=server), PREFIX)
 
 
-def recs(user: str, items: dict[str, float], reasons: dict[str, str] | None = None) -> UserRecs:
-    reasons = reasons or {}
-    return UserRecs(
-        user_id=user,
-        items=[RecItem(track_id=t, score=s, reason=reasons.get(t)) for t, s in items.items()],
-        model_version="v7",
-        scored_at=T0 + timedelta(hours=1),
-        as_of_event_time=T0,
-        reason="personalised",
-    )
-
-
 def play(user: str, track: str, minutes: int, name: str | None = None) -> PlayEvent:
     return PlayEvent(
         user_id=user,
@@ -82,12 +69,6 @@ def play(user: str, track: str, minutes: int, name: str | None = None) -> PlayEv
 def test_scores_must_be_probabilities(score: float) -> None:
     with pytest.raises(ValidationError):
         RecItem(track_id="a", score=score)
-
-
-def test_naive_times_are_refused(writer: RecsWriter) -> None:
-    naive = recs("ana", {"a": 0.1}).model_copy(update={"as_of_event_time": datetime(2024, 1, 1)})
-    with pytest.raises(ValueError, match="timezone"):
-        writer.write_recommendations(naive)
 
 
 def test_append_plays_keeps_the_newest_n_and_the_names(
