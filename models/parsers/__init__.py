@@ -13,6 +13,7 @@
 | ``named-csv`` | `named_csv` | other tools' CSVs, columns found by their usual names |
 | ``youtube-music`` | `youtube_music` | Google Takeout's YouTube Music ``watch-history.json`` |
 | ``apple-music`` | `apple_music` | Apple's privacy export: ``Apple Music Play Activity.csv`` |
+| ``tidal`` | `tidal` | TIDAL's personal data export: ``streaming.csv`` |
 
 The format is told from the content (`detect_format`); gzip, bz2 and xz are
 transparent, and zip archives are read in place (`archive`). Every parser gives

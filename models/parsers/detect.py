@@ -8,8 +8,9 @@ pages or their tracks are a Last.fm API dump, Takeout's ``header`` + ``title`` +
 a Last.fm scrobble export's ``uts,utc_time,...`` header or lastfm-to-csv's
 ``artist,album,track,31 Jan 2021 14:05`` rows, six tab-separated Last.fm 1K columns,
 JODIE's ``user<TAB>item<TAB>seconds``, Apple Music's play activity header (``Event
-Start Timestamp``, ``Play Duration Milliseconds``, ``Song Name``), and, last, any CSV
-header naming a time and a track). The canonical and named CSV headers may separate their columns by commas,
+Start Timestamp``, ``Play Duration Milliseconds``, ``Song Name``), TIDAL's
+``artist_name,track_title,entry_date,...``, and, last, any CSV header naming a time
+and a track). The canonical and named CSV headers may separate their columns by commas,
 semicolons (Excel in European locales) or tabs: the delimiter that splits the header
 into the most known names is taken, and the parser reads the file with it. Text that
 is not UTF-8 has been read line by line as Windows-1252 (:mod:`models.parsers.source`).
@@ -52,6 +53,7 @@ from models.parsers import (
     named_csv,
     spotify_account,
     spotify_extended,
+    tidal,
     youtube_music,
 )
 from models.parsers.json_stream import NotJson, iter_json_records
@@ -70,6 +72,7 @@ FORMAT_NAMES = (
     named_csv.FORMAT,
     youtube_music.FORMAT,
     apple_music.FORMAT,
+    tidal.FORMAT,
 )
 SAMPLE_CHARS = 1 << 18
 SAMPLE_LINES = 20
@@ -124,6 +127,8 @@ def guess_format(path: Path) -> str | None:
         return jodie.FORMAT
     if apple_music.looks_like(lines):
         return apple_music.FORMAT
+    if tidal.looks_like(lines):
+        return tidal.FORMAT
     if named_csv.looks_like(lines):  # the loosest: any header naming a time and a track
         return named_csv.FORMAT
     return None

@@ -49,6 +49,7 @@ from models.parsers import (
     named_csv,
     spotify_account,
     spotify_extended,
+    tidal,
     youtube_music,
 )
 from models.parsers.context import ParseContext
@@ -71,6 +72,7 @@ PARSERS: dict[str, Parser] = {
     named_csv.FORMAT: named_csv.parse,
     youtube_music.FORMAT: youtube_music.parse,
     apple_music.FORMAT: apple_music.parse,
+    tidal.FORMAT: tidal.parse,
 }
 _ALIASES = {
     "canonical": "csv",
@@ -96,6 +98,7 @@ _SUFFIXES = {
     "named-csv": (".csv",),
     "youtube-music": (".json",),
     "apple-music": (".csv",),
+    "tidal": (".csv",),
 }
 _COMPRESSED = (".gz", ".bz2", ".xz")
 
