@@ -14,9 +14,11 @@
 | ``youtube-music`` | `youtube_music` | Google Takeout's YouTube Music ``watch-history.json`` |
 | ``apple-music`` | `apple_music` | Apple's privacy export: ``Apple Music Play Activity.csv`` |
 | ``tidal`` | `tidal` | TIDAL's personal data export: ``streaming.csv`` |
+| ``deezer`` | `deezer` | Deezer's personal data export: ``deezer-data_<id>.xlsx`` |
 
 The format is told from the content (`detect_format`); gzip, bz2 and xz are
-transparent, and zip archives are read in place (`archive`). Every parser gives
+transparent, zip archives are read in place (`archive`), and an Excel workbook as
+the CSV of its sheet of plays (`workbook`). Every parser gives
 plays, skips counted by reason (podcasts, episodes, rows without a track) and rejects
 that name the file, the line or record, and the reason; a bad record never costs the
 good ones around it.

@@ -54,6 +54,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from models.parsers import workbook
 from models.parsers.report import UnusableInput
 
 MAGIC = b"PK\x03\x04"
@@ -64,10 +65,11 @@ MAX_INNER_BYTES = 2 << 30
 
 
 def is_archive(path: Path) -> bool:
-    """True for a zip archive on disk."""
+    """True for a zip archive on disk that is not an Excel workbook (a workbook is read
+    as its sheet of plays, :mod:`models.parsers.workbook`)."""
     try:
         with path.open("rb") as raw:
-            return raw.read(4) == MAGIC
+            return raw.read(4) == MAGIC and not workbook.is_workbook(raw)
     except OSError:
         return False
 

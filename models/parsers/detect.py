@@ -9,12 +9,14 @@ a Last.fm scrobble export's ``uts,utc_time,...`` header or lastfm-to-csv's
 ``artist,album,track,31 Jan 2021 14:05`` rows, six tab-separated Last.fm 1K columns,
 JODIE's ``user<TAB>item<TAB>seconds``, Apple Music's play activity header (``Event
 Start Timestamp``, ``Play Duration Milliseconds``, ``Song Name``), TIDAL's
-``artist_name,track_title,entry_date,...``, and, last, any CSV header naming a time
-and a track). The canonical and named CSV headers may separate their columns by commas,
-semicolons (Excel in European locales) or tabs: the delimiter that splits the header
-into the most known names is taken, and the parser reads the file with it. Text that
-is not UTF-8 has been read line by line as Windows-1252 (:mod:`models.parsers.source`).
-An empty JSON array goes by the file name, as Spotify names its files.
+``artist_name,track_title,entry_date,...``, Deezer's ``Song Title,Artist,...``, and,
+last, any CSV header naming a time and a track). An Excel workbook is read as the text
+of its sheet of plays (:mod:`models.parsers.workbook`). The canonical and named CSV
+headers may separate their columns by commas, semicolons (Excel in European locales)
+or tabs: the delimiter that splits the header into the most known names is taken, and
+the parser reads the file with it. Text that is not UTF-8 has been read line by line
+as Windows-1252 (:mod:`models.parsers.source`). An empty JSON array goes by the file
+name, as Spotify names its files.
 
 >>> import gzip, tempfile
 >>> from pathlib import Path
@@ -45,6 +47,7 @@ from typing import Any
 from models.parsers import (
     apple_music,
     canonical_csv,
+    deezer,
     jodie,
     lastfm_1k,
     lastfm_api,
@@ -73,6 +76,7 @@ FORMAT_NAMES = (
     youtube_music.FORMAT,
     apple_music.FORMAT,
     tidal.FORMAT,
+    deezer.FORMAT,
 )
 SAMPLE_CHARS = 1 << 18
 SAMPLE_LINES = 20
@@ -129,6 +133,8 @@ def guess_format(path: Path) -> str | None:
         return apple_music.FORMAT
     if tidal.looks_like(lines):
         return tidal.FORMAT
+    if deezer.looks_like(lines):
+        return deezer.FORMAT
     if named_csv.looks_like(lines):  # the loosest: any header naming a time and a track
         return named_csv.FORMAT
     return None

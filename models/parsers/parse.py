@@ -41,6 +41,7 @@ from models.parsers import (
     apple_music,
     archive,
     canonical_csv,
+    deezer,
     jodie,
     lastfm_1k,
     lastfm_api,
@@ -73,6 +74,7 @@ PARSERS: dict[str, Parser] = {
     youtube_music.FORMAT: youtube_music.parse,
     apple_music.FORMAT: apple_music.parse,
     tidal.FORMAT: tidal.parse,
+    deezer.FORMAT: deezer.parse,
 }
 _ALIASES = {
     "canonical": "csv",
@@ -99,6 +101,7 @@ _SUFFIXES = {
     "youtube-music": (".json",),
     "apple-music": (".csv",),
     "tidal": (".csv",),
+    "deezer": (".xlsx", ".csv"),
 }
 _COMPRESSED = (".gz", ".bz2", ".xz")
 

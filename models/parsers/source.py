@@ -52,7 +52,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO, cast
 
-from models.parsers import archive
+from models.parsers import archive, workbook
 from models.parsers.report import UnusableInput
 
 #: What reading a file that :func:`open_text` opened raises when the file is truncated
@@ -134,13 +134,30 @@ def _peek(stream: BinaryIO, size: int) -> bytes:
     return data[:size]
 
 
+#: An Excel workbook inside a zip archive is read into memory; one larger is refused.
+MAX_WORKBOOK_BYTES = 512 << 20
+
+
+def _sheet(path: Path, book: BinaryIO) -> str:
+    """The workbook's sheet of plays as CSV text (:mod:`models.parsers.workbook`)."""
+    if book.seek(0, io.SEEK_END) > MAX_WORKBOOK_BYTES:
+        raise UnusableInput(str(path), f"is an Excel workbook over {MAX_WORKBOOK_BYTES >> 20} MiB")
+    book.seek(0)
+    try:
+        return workbook.sheet_text(book)
+    except Exception as error:  # openpyxl raises many kinds for a damaged workbook
+        raise UnusableInput(str(path), f"is an Excel workbook that cannot be read ({error})") from None
+
+
 @contextmanager
 def open_text(path: Path) -> Iterator[TextIO]:
     """Open ``path`` for reading as text with untranslated line endings.
 
-    ``path`` may name a file inside a zip archive (:mod:`models.parsers.archive`).
-    Raises ``UnusableInput`` when the file is missing, a folder, unreadable or itself a
-    zip archive. A corrupt compressed stream raises one of :data:`CORRUPT` while reading.
+    ``path`` may name a file inside a zip archive (:mod:`models.parsers.archive`). An
+    Excel workbook opens as the CSV text of its sheet of plays
+    (:mod:`models.parsers.workbook`). Raises ``UnusableInput`` when the file is missing,
+    a folder, unreadable, a damaged workbook or itself a zip archive. A corrupt
+    compressed stream raises one of :data:`CORRUPT` while reading.
     """
     with ExitStack() as stack:
         inside = archive.locate(path) is not None
@@ -154,6 +171,10 @@ def open_text(path: Path) -> Iterator[TextIO]:
             raise UnusableInput(str(path), f"cannot be read ({error.strerror or error})") from None
         magic = _peek(raw, 8)
         if magic.startswith(archive.MAGIC):
+            book = cast(BinaryIO, io.BytesIO(raw.read(MAX_WORKBOOK_BYTES + 1))) if inside else raw
+            if workbook.is_workbook(book):
+                yield io.StringIO(_sheet(path, book), newline="")
+                return
             how = "unzip the outer one first" if inside else "name it as a path to read its files"
             raise UnusableInput(str(path), f"is a zip archive ({how})")
         binary = stack.enter_context(_decompressed(raw, magic))
