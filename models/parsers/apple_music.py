@@ -82,8 +82,8 @@ NOT_A_PLAY = "not a play"
 VIDEO = "video"
 NOT_A_SONG = "not a song"
 SCRUB = "scrub"
-#: A segment starting inside its track at most this long after the previous segment,
-#: of the same song, ended continues that listen (a pause, a seek).
+#: A segment starting inside its track at most this long after the last listen of the
+#: same song ended continues that listen (a pause, a seek).
 RESUME_GAP_S = 30 * 60.0
 _NOT_SONGS = frozenset(
     {"AGGREGATE_NON_CATALOG_PLAY_TIME", "TIMED_METADATA_PING", "NON_SONG_CLIP", "AUDIO_AD", "INVALID"}
