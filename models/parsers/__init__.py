@@ -18,10 +18,11 @@
 
 The format is told from the content (`detect_format`); gzip, bz2 and xz are
 transparent, zip archives are read in place (`archive`), and an Excel workbook as
-the CSV of its sheet of plays (`workbook`). Every parser gives
-plays, skips counted by reason (podcasts, episodes, rows without a track) and rejects
-that name the file, the line or record, and the reason; a bad record never costs the
-good ones around it.
+the CSV of its sheet of plays (`workbook`). The CSV formats read their tables through
+`tables` (delimiters, column names, records, cells), the JSON ones through
+`json_stream`. Every parser gives plays, skips counted by reason (podcasts, episodes,
+rows without a track) and rejects that name the file, the line or record, and the
+reason; a bad record never costs the good ones around it.
 
 >>> import gzip, tempfile
 >>> from pathlib import Path

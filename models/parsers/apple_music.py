@@ -68,11 +68,17 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from models.events import PlayEvent
-from models.parsers.canonical_csv import csv_table, first_line, header_delimiter, split_line
 from models.parsers.context import ParseContext
-from models.parsers.named_csv import column_key, find_columns
 from models.parsers.records import build_event, name_key, parse_timestamp
 from models.parsers.report import NO_TRACK, Reject, Skip
+from models.parsers.tables import (
+    column_key,
+    csv_table,
+    find_columns,
+    first_line,
+    header_delimiter,
+    split_line,
+)
 
 FORMAT = "apple-music"
 SOURCE = "apple-music"

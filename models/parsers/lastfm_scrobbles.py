@@ -75,10 +75,10 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from models.events import PlayEvent
-from models.parsers.canonical_csv import csv_records, has_header, header_names
 from models.parsers.context import ParseContext, without_copy_suffix
 from models.parsers.records import build_event, name_key
 from models.parsers.report import NO_TRACK, NOW_PLAYING, Reject, Skip
+from models.parsers.tables import csv_records, has_header, header_names
 
 FORMAT = "lastfm-scrobbles"
 SOURCE = "lastfm"

@@ -58,19 +58,21 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from models.events import PlayEvent
-from models.parsers.canonical_csv import (
+from models.parsers.context import ParseContext
+from models.parsers.lastfm_scrobbles import lastfm_date
+from models.parsers.records import SameMinute, build_event, checked, name_key, parse_timestamp
+from models.parsers.report import EPISODE, NO_TRACK, Reject, Skip
+from models.parsers.tables import (
     TRIED_DELIMITERS,
+    column_key,
     csv_table,
+    find_columns,
     first_line,
     flag_cell,
     header_delimiter,
     split_line,
     whole_cell,
 )
-from models.parsers.context import ParseContext
-from models.parsers.lastfm_scrobbles import lastfm_date
-from models.parsers.records import SameMinute, build_event, checked, name_key, parse_timestamp
-from models.parsers.report import EPISODE, NO_TRACK, Reject, Skip
 
 FORMAT = "named-csv"
 SOURCE = "csv"
@@ -96,30 +98,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "episode": ("spotify_episode_uri", "episode_name", "podcastname", "podcast_name"),
 }  # fmt: skip
 _UNIX = re.compile(r"\s*(\d{9,13})(?:\.\d+)?\s*")
-
-
-def column_key(name: str) -> str:
-    """A header name as :data:`ALIASES` spells it: ``"Track Name"`` -> ``track_name``."""
-    return "_".join(name.strip().lstrip("\ufeff").casefold().replace("-", " ").split())
-
-
-def find_columns(header: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, int]:
-    """Where each field of ``aliases`` is in ``header``: the first of its names found
-    (as :func:`column_key` spells them) wins, and a name's first column.
-
-    >>> find_columns(["Played At", "Song", "Track"], {"when": ("played_at",), "track": ("track", "song")})
-    {'when': 0, 'track': 2}
-    """
-    at: dict[str, int] = {}
-    for position, name in enumerate(header):
-        at.setdefault(column_key(name), position)
-    found: dict[str, int] = {}
-    for field, names in aliases.items():
-        for name in names:
-            if name in at:
-                found[field] = at[name]
-                break
-    return found
 
 
 def columns(header: list[str]) -> dict[str, int]:

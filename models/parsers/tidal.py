@@ -48,11 +48,10 @@ from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from models.events import PlayEvent
-from models.parsers.canonical_csv import csv_table, split_line
 from models.parsers.context import ParseContext
-from models.parsers.named_csv import find_columns
 from models.parsers.records import SameMinute, build_event, name_key, parse_timestamp
 from models.parsers.report import NO_TRACK, Reject, Skip
+from models.parsers.tables import csv_table, find_columns, split_line
 
 FORMAT = "tidal"
 SOURCE = "tidal"
