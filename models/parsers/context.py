@@ -3,8 +3,9 @@
 Spotify exports often carry no listener id: extended history has ``username`` on
 most rows, account data has none. The fallback is the ``user`` the caller gave, else
 the name of the folder holding the file, passing over the folder names Spotify's own
-download, Apple's privacy export and Google Takeout use (they name the export, not the person), and Takeout's
-archive names (``takeout-20230105T140312Z-001.zip``: a time and a part number).
+download, Apple's privacy export and Google Takeout use (they name the export, not the
+person), and Takeout's archive names (``takeout-20230105T140312Z-001.zip``: a time and
+a part number).
 
 A copy suffix is the browser's (a re-download ``name (1).zip``, or ``name(1).zip``) or
 Windows Explorer's (``name - Copy.zip``, ``name - Copy (2).zip``), never the listener's.

@@ -42,11 +42,13 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import hashlib
 import io
 import lzma
 import re
 import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -138,15 +140,30 @@ def _peek(stream: BinaryIO, size: int) -> bytes:
 MAX_WORKBOOK_BYTES = 512 << 20
 
 
+#: The sheets rendered last, by the digest of their workbook: a file is opened twice
+#: (format detection, then parsing), and rendering 40k rows takes seconds.
+_SHEETS: OrderedDict[str, str] = OrderedDict()
+_SHEETS_KEPT = 2
+
+
 def _sheet(path: Path, book: BinaryIO) -> str:
     """The workbook's sheet of plays as CSV text (:mod:`models.parsers.workbook`)."""
     if book.seek(0, io.SEEK_END) > MAX_WORKBOOK_BYTES:
         raise UnusableInput(str(path), f"is an Excel workbook over {MAX_WORKBOOK_BYTES >> 20} MiB")
     book.seek(0)
-    try:
-        return workbook.sheet_text(book)
-    except Exception as error:  # openpyxl raises many kinds for a damaged workbook
-        raise UnusableInput(str(path), f"is an Excel workbook that cannot be read ({error})") from None
+    data = book.read()
+    key = hashlib.sha256(data).hexdigest()
+    text = _SHEETS.get(key)
+    if text is None:
+        try:
+            text = workbook.sheet_text(io.BytesIO(data))
+        except Exception as error:  # openpyxl raises many kinds for a damaged workbook
+            raise UnusableInput(str(path), f"is an Excel workbook that cannot be read ({error})") from None
+        _SHEETS[key] = text
+        while len(_SHEETS) > _SHEETS_KEPT:
+            _SHEETS.popitem(last=False)
+    _SHEETS.move_to_end(key)
+    return text
 
 
 @contextmanager

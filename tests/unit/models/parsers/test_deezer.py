@@ -138,3 +138,21 @@ def test_a_workbook_inside_a_zip_is_read_in_place(tmp_path: Path) -> None:
     report = parse_paths([zipped])
     assert (report.format, report.accepted) == ("deezer", 3)
     assert {p.user_id for p in report.events} == {"ana"}
+
+
+def test_a_workbook_is_rendered_once_for_detection_and_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.parsers import workbook as workbooks
+
+    renders: list[int] = []
+    real = workbooks.sheet_text
+
+    def counted(raw: io.BytesIO) -> str:
+        renders.append(1)
+        return real(raw)
+
+    monkeypatch.setattr(workbooks, "sheet_text", counted)
+    rows = [[*REAL_ROWS[1][:8], f"2025-09-13 10:{m:02d}:00"] for m in range(7)]  # rows no other test wrote
+    report = parse_paths([workbook(tmp_path / "ana" / "deezer-data_1.xlsx", rows)])
+    assert report.accepted == 7 and len(renders) == 1
