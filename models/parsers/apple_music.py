@@ -71,14 +71,7 @@ from models.events import PlayEvent
 from models.parsers.context import ParseContext
 from models.parsers.records import build_event, name_key, parse_timestamp
 from models.parsers.report import NO_TRACK, Reject, Skip
-from models.parsers.tables import (
-    column_key,
-    csv_table,
-    find_columns,
-    first_line,
-    header_delimiter,
-    split_line,
-)
+from models.parsers.tables import alias_delimiter, csv_table, find_columns, first_line, header_columns
 
 FORMAT = "apple-music"
 SOURCE = "apple-music"
@@ -109,7 +102,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "media": ("media_type",),
     "item": ("item_type",),
 }
-_KNOWN = frozenset(name for names in COLUMNS.values() for name in names)
 _INTEGER = re.compile(r"\s*([+-]?\d{1,15})(?:\.0*)?\s*")
 
 
@@ -118,7 +110,7 @@ def looks_like(lines: list[str]) -> bool:
     header, _ = first_line(lines)
     if not header:
         return False
-    found = find_columns(split_line(header, header_delimiter(header, _KNOWN, column_key)), COLUMNS)
+    found = header_columns(header, COLUMNS)
     return "song" in found and "duration" in found and bool({"start", "end"} & found.keys())
 
 
@@ -242,7 +234,7 @@ def _play(listen: list[_Segment], ctx: ParseContext) -> PlayEvent | str:
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Skips and rejects in file order, then the plays in time order (module doc)."""
     header, lines = first_line(stream)
-    split_at = header_delimiter(header, _KNOWN, column_key)
+    split_at = alias_delimiter(header, COLUMNS)
     found: dict[str, int] | None = None
     segments: list[_Segment] = []
     for record in csv_table(lines, split_at, ctx):

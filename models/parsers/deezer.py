@@ -42,14 +42,7 @@ from models.events import PlayEvent
 from models.parsers.context import ParseContext
 from models.parsers.records import build_event, name_key, parse_timestamp
 from models.parsers.report import NO_TRACK, Reject, Skip
-from models.parsers.tables import (
-    column_key,
-    csv_table,
-    find_columns,
-    first_line,
-    header_delimiter,
-    split_line,
-)
+from models.parsers.tables import alias_delimiter, csv_table, find_columns, first_line, header_columns
 
 FORMAT = "deezer"
 SOURCE = "deezer"
@@ -59,18 +52,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "seconds": ("listening_time",),
     "when": ("date",),
 }
-_KNOWN = frozenset(name for names in COLUMNS.values() for name in names)
 _SECONDS = re.compile(r"\s*(-1|\d{1,9})(?:\.0*)?\s*")
-
-
-def _header(line: str) -> dict[str, int]:
-    return find_columns(split_line(line, header_delimiter(line, _KNOWN, column_key)), COLUMNS)
 
 
 def looks_like(lines: list[str]) -> bool:
     """A header naming ``Song Title``, ``Artist``, ``Listening Time`` and ``Date``."""
     header, _ = first_line(lines)
-    return bool(header) and len(_header(header)) == len(COLUMNS)
+    return bool(header) and len(header_columns(header, COLUMNS)) == len(COLUMNS)
 
 
 def _row(fields: list[str], found: dict[str, int], ctx: ParseContext) -> PlayEvent | Skip | str:
@@ -107,7 +95,7 @@ def _row(fields: list[str], found: dict[str, int], ctx: ParseContext) -> PlayEve
 def parse(stream: TextIO, ctx: ParseContext) -> Iterator[PlayEvent | Skip | Reject]:
     """Plays, skips and rejects of one listening history, in file order."""
     header, lines = first_line(stream)
-    split_at = header_delimiter(header, _KNOWN, column_key)
+    split_at = alias_delimiter(header, COLUMNS)
     found: dict[str, int] | None = None
     for record in csv_table(lines, split_at, ctx):
         if isinstance(record, Reject):

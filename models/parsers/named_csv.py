@@ -64,12 +64,12 @@ from models.parsers.records import SameMinute, build_event, checked, name_key, p
 from models.parsers.report import EPISODE, NO_TRACK, Reject, Skip
 from models.parsers.tables import (
     TRIED_DELIMITERS,
+    alias_delimiter,
     column_key,
     csv_table,
     find_columns,
     first_line,
     flag_cell,
-    header_delimiter,
     split_line,
     whole_cell,
 )
@@ -116,8 +116,6 @@ def _usable(found: dict[str, int]) -> bool:
     )
 
 
-#: Every column name the parser knows, as :func:`column_key` spells it.
-KNOWN = frozenset(alias for aliases in ALIASES.values() for alias in aliases)
 
 
 def delimiter(header: str) -> str:
@@ -126,7 +124,7 @@ def delimiter(header: str) -> str:
     >>> delimiter("Timestamp;Artist;Track;Album"), delimiter("ts\\tartist_name\\ttrack_name")
     (';', '\\t')
     """
-    return header_delimiter(header, KNOWN, column_key)
+    return alias_delimiter(header, ALIASES)
 
 
 def looks_like(lines: list[str]) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 from models.parsers.context import ParseContext
 from models.parsers.report import Reject
@@ -189,11 +189,26 @@ def flag_cell(text: str) -> bool | None:
 
 
 def column_key(name: str) -> str:
-    """A header name as :data:`ALIASES` spells it: ``"Track Name"`` -> ``track_name``."""
+    """A header name as the formats' column aliases spell it: ``"Track Name"`` -> ``track_name``."""
     return "_".join(name.strip().lstrip("\ufeff").casefold().replace("-", " ").split())
 
 
-def find_columns(header: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, int]:
+def alias_delimiter(line: str, aliases: Mapping[str, tuple[str, ...]]) -> str:
+    """The delimiter that splits header ``line`` into the most names of ``aliases``
+    (field -> its column names, as :func:`column_key` spells them).
+
+    >>> alias_delimiter("Song Title;Artist;Date", {"track": ("song_title",), "when": ("date",)})
+    ';'
+    """
+    return header_delimiter(line, {name for names in aliases.values() for name in names}, column_key)
+
+
+def header_columns(line: str, aliases: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    """:func:`find_columns` of a header line, split at its :func:`alias_delimiter`."""
+    return find_columns(split_line(line, alias_delimiter(line, aliases)), aliases)
+
+
+def find_columns(header: list[str], aliases: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
     """Where each field of ``aliases`` is in ``header``: the first of its names found
     (as :func:`column_key` spells them) wins, and a name's first column.
 
