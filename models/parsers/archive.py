@@ -48,13 +48,13 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from models.parsers import workbook
+from models.parsers.last_used import LastUsed
 from models.parsers.report import UnusableInput
 
 MAGIC = b"PK\x03\x04"
@@ -107,21 +107,13 @@ def _inner(opened: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[zipfile.Z
         yield nested
 
 
-#: The inner archives read last (name, CRC, size -> bytes): each member of one is
-#: opened twice (format detection, then parsing), and its archive is read once.
-_INNER: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
-_INNER_KEPT = 2
+#: The inner archives read last, by name, CRC and size: each member of one is opened
+#: twice (format detection, then parsing), and its archive is read once.
+_INNER: LastUsed[tuple[str, int, int], bytes] = LastUsed(2)
 
 
 def _inner_bytes(opened: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    key = (info.filename, info.CRC, info.file_size)
-    data = _INNER.get(key)
-    if data is None:
-        data = _INNER[key] = opened.read(info)
-        while len(_INNER) > _INNER_KEPT:
-            _INNER.popitem(last=False)
-    _INNER.move_to_end(key)
-    return data
+    return _INNER.get((info.filename, info.CRC, info.file_size), lambda: opened.read(info))
 
 
 def members(archive: Path) -> list[Path]:

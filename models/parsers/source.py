@@ -48,13 +48,13 @@ import lzma
 import re
 import zipfile
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO, cast
 
 from models.parsers import archive, workbook
+from models.parsers.last_used import LastUsed
 from models.parsers.report import UnusableInput
 
 #: What reading a file that :func:`open_text` opened raises when the file is truncated
@@ -142,8 +142,7 @@ MAX_WORKBOOK_BYTES = 512 << 20
 
 #: The sheets rendered last, by the digest of their workbook: a file is opened twice
 #: (format detection, then parsing), and rendering 40k rows takes seconds.
-_SHEETS: OrderedDict[str, str] = OrderedDict()
-_SHEETS_KEPT = 2
+_SHEETS: LastUsed[str, str] = LastUsed(2)
 
 
 def _sheet(path: Path, book: BinaryIO) -> str:
@@ -152,18 +151,14 @@ def _sheet(path: Path, book: BinaryIO) -> str:
         raise UnusableInput(str(path), f"is an Excel workbook over {MAX_WORKBOOK_BYTES >> 20} MiB")
     book.seek(0)
     data = book.read()
-    key = hashlib.sha256(data).hexdigest()
-    text = _SHEETS.get(key)
-    if text is None:
+
+    def render() -> str:
         try:
-            text = workbook.sheet_text(io.BytesIO(data))
+            return workbook.sheet_text(io.BytesIO(data))
         except Exception as error:  # openpyxl raises many kinds for a damaged workbook
             raise UnusableInput(str(path), f"is an Excel workbook that cannot be read ({error})") from None
-        _SHEETS[key] = text
-        while len(_SHEETS) > _SHEETS_KEPT:
-            _SHEETS.popitem(last=False)
-    _SHEETS.move_to_end(key)
-    return text
+
+    return _SHEETS.get(hashlib.sha256(data).hexdigest(), render)
 
 
 @contextmanager
