@@ -368,7 +368,7 @@ if stream.gc_freeze_every_s > 0:
         ws.state.stats["gc_frozen"] = gc.get_freeze_count()
 
 
-@app.timer(interval=0.25)
+@app.timer(interval=stream.score_every_s)
 async def score_due_listeners() -> None:
     """Rewrite the recommendations of listeners whose debounce has passed."""
     with ws.state.timed("scoring"):

@@ -61,6 +61,7 @@ app = faust.App(
 # `plays` offsets are committed as far as the plays agent folded plays in, not as far
 # as Faust's acknowledgements go (stream_app/offsets.py says why).
 PlaysConsumer.folded_topics = frozenset({cluster.plays_topic})
+PlaysConsumer.fetch_max_wait_ms = stream.fetch_max_wait_ms
 app.transport.Consumer = PlaysConsumer  # type: ignore[misc]
 
 RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")

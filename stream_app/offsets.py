@@ -79,6 +79,8 @@ from aiokafka.structs import TopicPartition
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
 
+from stream_app.fetch_wait import FAUST_FETCH_MAX_WAIT_MS, FetchWaitThread
+
 log = logging.getLogger("encore.offsets")
 
 
@@ -308,6 +310,12 @@ class PlaysConsumer(Consumer):
 
     #: Topics whose commits follow :data:`FOLDED` (set by the app).
     folded_topics: frozenset[str] = frozenset()
+    #: Longest the broker holds a fetch with nothing new (set by the app; Faust's own
+    #: 1,500 ms held `plays` back behind quiet standby partitions: stream_app/fetch_wait.py).
+    fetch_max_wait_ms: int = FAUST_FETCH_MAX_WAIT_MS
+
+    def _new_consumer_thread(self) -> FetchWaitThread:
+        return FetchWaitThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         # Before Faust's own handlers, which start the recovery that seeks: a seek

@@ -26,6 +26,10 @@ class StreamSettings(BaseSettings):
     batch_size: int = 5000
     #: Seconds a partial batch waits before it is processed anyway.
     batch_within_s: float = 0.25
+    #: Longest the broker holds the worker's fetch when it has nothing new, in ms
+    #: (Faust's own 1,500 held `plays` back behind quiet standby partitions; see
+    #: stream_app/fetch_wait.py).
+    fetch_max_wait_ms: int = Field(50, ge=1, le=30_000)
     #: Listener states changed by folded plays are written to the table (and those
     #: plays' offsets become committable) at most this often: a listener played in
     #: several batches meanwhile is encoded and sent once (0 = after every batch)...
@@ -47,12 +51,16 @@ class StreamSettings(BaseSettings):
     resume_every_s: float = 60.0
     #: A listener's recommendations are rewritten at most once per this many seconds.
     score_debounce_s: float = 1.0
-    #: CPU seconds the scorer may spend per tick (every 0.25 s) before it yields...
-    score_budget_s: float = 0.05
+    #: The scorer looks for listeners due this often. A listener waits half of it on
+    #: average after their play is folded in: at 0.25 s, that was 0.12-0.3 s of the
+    #: freshness bench's p50 (2026-12-08).
+    score_every_s: float = Field(0.05, gt=0.0)
+    #: Share of each tick's time the scorer may spend (CPU) before it yields...
+    score_share: float = Field(0.2, gt=0.0, le=1.0)
     #: ...and while the worker keeps up with `plays` (consumer lag under one batch):
     #: a live stream leaves the event loop idle most of the time, and the scorer is
     #: what keeps recommendations fresh.
-    score_budget_live_s: float = 0.15
+    score_share_live: float = Field(0.6, gt=0.0, le=1.0)
     #: How often workers look for a newer model snapshot in Redis.
     model_refresh_s: float = 2.0
     #: Recommendations kept per listener (at most 1,000: the Redis script that writes

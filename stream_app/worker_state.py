@@ -149,15 +149,15 @@ class WorkerState:
         self.metrics.model_refused.set(self.model.refused)
 
     def score_due(self, now: float) -> None:
-        """Score the listeners due, oldest queued first, within ``score_budget_s`` of
-        CPU per tick: under a flood of plays scoring falls behind (and catches up
+        """Score the listeners due, oldest queued first, within ``score_share`` of the
+        tick's time (CPU): under a flood of plays scoring falls behind (and catches up
         after), instead of starving the plays agent that shares the event loop. While
-        the worker keeps up with `plays`, the budget is ``score_budget_live_s``."""
+        the worker keeps up with `plays`, the share is ``score_share_live``."""
         users = self.scorer.due(now)
         if not users or not self.redis.open:  # they stay queued
             return
         live = self.stats["consumer_lag"] < stream.batch_size
-        budget = stream.score_budget_live_s if live else stream.score_budget_s
+        budget = (stream.score_share_live if live else stream.score_share) * stream.score_every_s
         began = time.perf_counter()
         recs: list[UserRecs] = []
         for i in range(0, len(users), SCORE_CHUNK):
