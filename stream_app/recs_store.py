@@ -22,7 +22,8 @@ key                              type     content
 ``P model:history``              STREAM   one entry per metrics point: event_time, wall_time
                                           (POSIX s), auc, logloss, examples,
                                           plays_per_second; capped ``MAXLEN ~``
-``P history:{user_id}``          LIST     recent plays as JSON, newest first, LTRIM to N
+``P history:{user_id}``          LIST     recent plays as JSON, newest first, each once,
+                                          LTRIM to N
 ``P listeners``                  ZSET     user_id -> last event time seen (POSIX s)
 ``P workers``                    HASH     worker name -> JSON of its running counters
 ===============================  =======  ===================================================
@@ -32,6 +33,8 @@ Round trips:
 - ``RecsWriter.write_recommendations`` replaces the three ``recs*`` keys of each listener
   of a batch in one Lua script call (DEL + ZADD + HSET + HSET + ZADD GT per listener):
   one round trip, atomic like MULTI/EXEC, so a reader never sees a half-written list.
+- ``RecsWriter.append_plays`` adds a batch's plays to the histories in one Lua script
+  call too; a play already in its listener's list is not pushed again.
 - ``RecsReader.recommendations`` is ONE round trip: a Lua script (EVALSHA) reads the
   ZSET (ZREVRANGE WITHSCORES), the meta hash, the per-item reasons, each item's
   ``track:{id}`` name/artist and whether the listener is known, atomically, inside Redis.
@@ -356,8 +359,36 @@ return users
 """
 
 
+#: history_len, listener count U, then U times (user_id, last play's time, entry count
+#: n, n history entries oldest first), then two values per track key (name, artist;
+#: '' = leave that field as it is). KEYS: listeners, the U history lists, the track
+#: hashes. An entry already in its list (LPOS, O(history_len)) is not pushed again:
+#: the worker's plays are at-least-once. Returns U.
+APPEND_HISTORY_LUA = """
+local cap, users = tonumber(ARGV[1]), tonumber(ARGV[2])
+local a = 3
+for u = 1, users do
+  local key = KEYS[1 + u]
+  local n = tonumber(ARGV[a + 2])
+  for b = a + 3, a + 2 + n do
+    if not redis.call('LPOS', key, ARGV[b]) then redis.call('LPUSH', key, ARGV[b]) end
+  end
+  redis.call('LTRIM', key, 0, cap - 1)
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[a + 1], ARGV[a])
+  a = a + 3 + n
+end
+for t = 2 + users, #KEYS do
+  if ARGV[a] ~= '' then redis.call('HSET', KEYS[t], 'name', ARGV[a]) end
+  if ARGV[a + 1] ~= '' then redis.call('HSET', KEYS[t], 'artist', ARGV[a + 1]) end
+  a = a + 2
+end
+return users
+"""
+
+
 class RecsWriter:
-    """Sync writes of the contract; every method is one pipeline round trip."""
+    """Sync writes of the contract; every method is one round trip (a pipeline or a
+    script)."""
 
     def __init__(
         self,
@@ -372,6 +403,7 @@ class RecsWriter:
         self.history_len = history_len
         self.model_history_len = model_history_len
         self._write_recs = client.register_script(WRITE_RECS_LUA)
+        self._append_history = client.register_script(APPEND_HISTORY_LUA)
 
     @classmethod
     def from_settings(cls, settings: ClusterSettings, **kwargs: Any) -> RecsWriter:
@@ -424,11 +456,17 @@ class RecsWriter:
         return n
 
     def append_plays(self, plays: Iterable[PlayEvent], *, with_tracks: bool = True) -> int:
-        """Add plays to their listeners' recent history, in one pipeline.
+        """Add plays to their listeners' recent history, in one script call
+        (:data:`APPEND_HISTORY_LUA`).
 
-        Per listener: LPUSH (oldest first, so the head is the newest), LTRIM to
-        ``history_len``, ZADD GT into ``listeners``; with ``with_tracks`` also the names
-        the plays carry into ``track:{id}``. Returns the number of plays written.
+        Per listener: each play not in the list yet is pushed (oldest first, so the
+        head is the newest), the list trimmed to ``history_len``, ``listeners`` moved
+        forward to the last play (ZADD GT); with ``with_tracks`` also the names the
+        plays carry into ``track:{id}``. A play appended again (a batch folded again
+        after a rebalance or a crash) is found where it is and not pushed twice; so do
+        two plays alike in all the history shows (track, time to the microsecond, ms
+        played, names), which a listener could not tell apart in it either.
+        Returns the number of plays given.
         """
         by_user: dict[str, list[PlayEvent]] = defaultdict(list)
         for play in plays:
@@ -436,28 +474,25 @@ class RecsWriter:
         if not by_user:
             return 0
         k = self.keys
-        pipe = self.client.pipeline(transaction=False)
-        names: dict[str, dict[FieldT, EncodableT]] = {}
+        keys: list[str] = [k.listeners]
+        args: list[EncodableT] = [self.history_len, len(by_user)]
+        names: dict[str, tuple[str, str]] = {}
         total = 0
         for user, user_plays in by_user.items():
             user_plays.sort(key=lambda p: p.played_at)
             recent = user_plays[-self.history_len :]
-            pipe.lpush(
-                k.history(user),
-                *(HistoryPlay.from_play(p).model_dump_json(exclude_none=True) for p in recent),
-            )
-            pipe.ltrim(k.history(user), 0, self.history_len - 1)
-            pipe.zadd(k.listeners, {user: user_plays[-1].played_at.timestamp()}, gt=True)
+            keys.append(k.history(user))
+            args += (user, repr(user_plays[-1].played_at.timestamp()), len(recent))
+            args += [HistoryPlay.from_play(p).model_dump_json(exclude_none=True) for p in recent]
             total += len(user_plays)
             if with_tracks:
                 for p in user_plays:
-                    fields = {"name": p.track_name, "artist": p.artist_name}
-                    known: dict[FieldT, EncodableT] = {f: v for f, v in fields.items() if v}
-                    if known:
-                        names[p.track_id] = known
-        for track_id, mapping in names.items():
-            pipe.hset(k.track(track_id), mapping=mapping)
-        pipe.execute()
+                    if p.track_name or p.artist_name:
+                        names[p.track_id] = (p.track_name or "", p.artist_name or "")
+        for track_id, (name, artist) in names.items():
+            keys.append(k.track(track_id))
+            args += (name, artist)
+        self._append_history(keys=keys, args=args)
         return total
 
     def publish_model(
@@ -751,6 +786,7 @@ class RecsReader:
 
 
 __all__ = [
+    "APPEND_HISTORY_LUA",
     "LOOKUP_LUA",
     "USER_ID_PATTERN",
     "WRITE_RECS_LUA",

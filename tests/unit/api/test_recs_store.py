@@ -1,6 +1,6 @@
 """recs_store writers and readers without Lua, on fakeredis (the Lua lookup, the Lua
-writer of recommendations and the round trips are checked against a real redis-server
-in tests/integration/api)."""
+writers of recommendations and of histories, and the round trips are checked against a
+real redis-server in tests/integration/api)."""
 
 from __future__ import annotations
 
@@ -71,27 +71,6 @@ def test_scores_must_be_probabilities(score: float) -> None:
         RecItem(track_id="a", score=score)
 
 
-def test_append_plays_keeps_the_newest_n_and_the_names(
-    writer: RecsWriter, sync: fakeredis.FakeRedis, server: fakeredis.FakeServer
-) -> None:
-    plays = [play("ana", f"t{i}", i, name=f"Song {i}") for i in range(8)]
-    # Arrival order differs from event order inside a batch: the list is by event time.
-    assert writer.append_plays(reversed(plays)) == 8
-
-    assert sync.llen("t:history:ana") == 5
-    known, stored = run(reader(server).history("ana", 50))
-    assert known
-    assert [p.track_id for p in stored] == ["t7", "t6", "t5", "t4", "t3"]
-    assert stored[0].track_name == "Song 7" and stored[0].played_at == T0 + timedelta(minutes=7)
-    assert sync.hgetall("t:track:t2") == {b"name": b"Song 2", b"artist": b"Artist"}
-    assert sync.zscore("t:listeners", "ana") == (T0 + timedelta(minutes=7)).timestamp()
-
-    # A late batch does not move the listener's last event time backwards.
-    writer.append_plays([play("ana", "late", -60)])
-    assert sync.zscore("t:listeners", "ana") == (T0 + timedelta(minutes=7)).timestamp()
-    assert sync.lindex("t:history:ana", 0) is not None
-
-
 def test_history_of_unknown_listener(server: fakeredis.FakeServer) -> None:
     assert run(reader(server).history("nobody", 10)) == (False, [])
 
@@ -152,14 +131,6 @@ def test_metrics_history_oldest_first(writer: RecsWriter, server: fakeredis.Fake
     assert [p.event_time for p in points] == [1002.0, 1003.0, 1004.0]
     assert points[-1].auc == pytest.approx(0.64) and points[-1].plays_per_second == 400.0
     assert run(reader(server).metrics_history(10))[0].logloss is None
-
-
-def test_listeners_most_recent_first(writer: RecsWriter, server: fakeredis.FakeServer) -> None:
-    writer.append_plays([play("old", "a", 0), play("new", "a", 10), play("mid", "a", 5)])
-    total, entries = run(reader(server).listeners(2))
-    assert total == 3
-    assert [e.user_id for e in entries] == ["new", "mid"]
-    assert entries[0].last_event_time == T0 + timedelta(minutes=10)
 
 
 def test_the_whole_learner_goes_beside_the_model_and_stays_until_replaced(writer: RecsWriter) -> None:
