@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
+from faust.types import TP
 from kafka.partitioner.default import murmur2
 
 from models.dead_letter import DeadLetter
@@ -41,6 +42,24 @@ log = logging.getLogger("encore.stream")
 
 def _owned_partitions() -> frozenset[int]:
     return frozenset(tp.partition for tp in app.consumer.assignment() if tp.topic == cluster.plays_topic)
+
+
+def _unread_partitions(owned: frozenset[int], progress: dict[int, float]) -> frozenset[int]:
+    """Owned `plays` partitions with no play folded yet that may hold plays: Kafka's
+    end offset (as of the last fetch) beyond the next offset to fold, or not known yet."""
+    unread = set()
+    for partition in owned:
+        if partition in progress:
+            continue
+        tp = TP(cluster.plays_topic, partition)
+        try:
+            end = app.consumer.highwater(tp)
+        except (AssertionError, AttributeError, IllegalStateError):
+            continue  # revoked since `owned` was read: its plays are not ours to wait for
+        next_offset = FOLDED.next_offset(tp)
+        if end is None or next_offset is None or end > next_offset:
+            unread.add(partition)
+    return frozenset(unread)
 
 
 def _partition_of(user_id: str) -> int:
@@ -160,6 +179,7 @@ async def _fold_in(batch: list[Delivered]) -> None:
         plays.append(decoded)
         partitions.append(m.tp.partition)
     if plays:
+        state.listening.unread = _unread_partitions(state.owned, state.listening.partition_progress)
         with state.timed("batch"):
             out = state.listening.process(plays, partitions, write=False)
             state.after_batch(plays, out)

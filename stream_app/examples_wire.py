@@ -23,6 +23,7 @@ ValueError: not an examples message: ...
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,8 @@ class ExampleMessage:
     #: P(replay) the worker predicted at play time, with the model it had then.
     p: float | None
     model_version: str | None
-    #: The sending worker's event-time watermark.
+    #: The sending worker's event-time watermark (-inf: none yet, while a partition
+    #: with plays waiting holds it back; null on the wire, where JSON has no infinity).
     watermark: float
 
 
@@ -73,7 +75,7 @@ def _columns(chunk: Sequence[ExampleMessage]) -> dict[str, Any]:
         "resolved_at": [e.resolved_at for e in examples],
         "p": [m.p for m in chunk],
         "model_version": [m.model_version for m in chunk],
-        "watermark": [m.watermark for m in chunk],
+        "watermark": [m.watermark if math.isfinite(m.watermark) else None for m in chunk],
     }
     if all(isinstance(e.values, tuple) for e in examples):
         block = np.array([e.values for e in examples], dtype="<f8")
@@ -108,7 +110,7 @@ def decode_examples(raw: bytes) -> list[ExampleMessage]:
                 example=Example(user, track, event_id, float(ts), x, bool(label), float(resolved)),
                 p=p,
                 model_version=version,
-                watermark=float(watermark),
+                watermark=-math.inf if watermark is None else float(watermark),
             )
             for user, track, event_id, ts, x, label, resolved, p, version, watermark in columns
         ]

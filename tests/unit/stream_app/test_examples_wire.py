@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -46,6 +48,15 @@ def test_features_of_other_names_travel_as_dicts() -> None:
     sent = [ExampleMessage(example=Example("ana", "a", "e1", 1.0, {"x": 0.25}, False, 2.0), p=None,
                            model_version=None, watermark=3.0)]  # fmt: skip
     assert decode_examples(encode_examples(sent)[0]) == sent
+
+
+def test_no_watermark_yet_travels_as_null_and_comes_back() -> None:
+    """A worker whose unread partition holds the watermark at -inf still sends the
+    positives that resolved early (the kill -9 fault test sent such a batch)."""
+    sent = [replace(m, watermark=-math.inf) for m in messages(2)]
+    [wire] = encode_examples(sent)
+    assert orjson.loads(wire)["watermark"] == [None, None]
+    assert decode_examples(wire) == sent
 
 
 def test_another_feature_set_and_garbage_are_refused_with_the_reason() -> None:
