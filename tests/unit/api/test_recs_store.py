@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import fakeredis
 import pytest
 from pydantic import ValidationError
 
-from models.events import PlayEvent
 from models.snapshot import SnapshotTampered, dump_snapshot, load_snapshot
 from stream_app.recs_store import (
     MetricsPoint,
@@ -52,17 +51,6 @@ def writer(sync: fakeredis.FakeRedis) -> RecsWriter:
 
 def reader(server: fakeredis.FakeServer) -> RecsReader:
     return RecsReader(fakeredis.FakeAsyncRedis(server=server), PREFIX)
-
-
-def play(user: str, track: str, minutes: int, name: str | None = None) -> PlayEvent:
-    return PlayEvent(
-        user_id=user,
-        track_id=track,
-        played_at=T0 + timedelta(minutes=minutes),
-        ms_played=200_000,
-        track_name=name,
-        artist_name="Artist" if name else None,
-    )
 
 
 @pytest.mark.parametrize("score", [1.5, -0.1, math.nan, math.inf])
