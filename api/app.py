@@ -50,6 +50,7 @@ from stream_app.recs_store import (
     RecsReader,
     async_client,
 )
+from stream_app.redis_mux import MuxConnection
 
 log = logging.getLogger("encore.api")
 
@@ -346,10 +347,18 @@ def create_app(settings: ApiSettings | None = None, *, reader: RecsReader | None
             timeout_s=settings.redis_timeout_s,
             max_connections=settings.redis_max_connections,
         )
-        app.state.reader = RecsReader(client, settings.cluster.redis_prefix)
+        cluster = settings.cluster
+        mux = MuxConnection(
+            host=cluster.redis_host or cluster.host,
+            port=cluster.redis_port,
+            password=cluster.redis_password_value(),
+            timeout_s=settings.redis_timeout_s,
+        )
+        app.state.reader = RecsReader(client, cluster.redis_prefix, mux=mux)
         try:
             yield
         finally:
+            await mux.aclose()
             await client.aclose()
 
     app = _App(

@@ -222,8 +222,7 @@ def run(
         k = writer.keys
         lua = redis_bench(
             settings,
-            ["evalsha", sha, "4", k.recs("s1"), k.meta("s1"), k.reasons("s1"), k.listeners, "10",
-             k.track_prefix, "s1"],
+            ["evalsha", sha, "4", k.recs("s1"), k.meta("s1"), k.reasons("s1"), k.listeners, "10", "s1"],
             n_get // 2,
         )  # fmt: skip
     finally:

@@ -35,12 +35,15 @@ Round trips:
   one round trip, atomic like MULTI/EXEC, so a reader never sees a half-written list.
 - ``RecsWriter.append_plays`` adds a batch's plays to the histories in one Lua script
   call too; a play already in its listener's list is not pushed again.
-- ``RecsReader.recommendations`` is ONE round trip: a Lua script (EVALSHA) reads the
-  ZSET (ZREVRANGE WITHSCORES), the meta hash, the per-item reasons, each item's
-  ``track:{id}`` name/artist and whether the listener is known, atomically, inside Redis.
-  redis-py sends EVALSHA and, only if Redis has lost the script (a restart), SCRIPT LOAD
-  + EVALSHA once. The script builds ``track:`` keys from the prefix it is given, so it
-  is for a single Redis (not Redis Cluster), which is what we run.
+- ``RecsReader.recommendations`` is one round trip: a Lua script (EVALSHA) reads the
+  meta hash, the ZSET (ZREVRANGE WITHSCORES) and the per-item reasons (or, with no
+  meta, whether the listener is known), atomically, inside Redis. The items' names come
+  from the reader's ``TrackNames`` (names read in the last 30 s); the tracks it lacks
+  cost a second script call that reads their ``track:{id}`` hashes. If Redis has lost a
+  script (a restart), SCRIPT LOAD + EVALSHA once. The API sends these calls over one
+  pipelined connection (``stream_app.redis_mux``). Scripts touch keys of several
+  listeners and tracks, so this is for a single Redis (not Redis Cluster), which is
+  what we run.
 
 >>> keys = RecsKeys("encore:")
 >>> keys.recs("ana"), keys.track("t:1"), keys.model_history
@@ -49,6 +52,7 @@ Round trips:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import defaultdict
@@ -68,6 +72,8 @@ from redis.typing import EncodableT, FieldT
 from cluster.settings import ClusterSettings
 from models.events import MAX_TEXT, PlayEvent
 from models.snapshot import snapshot_mac
+from stream_app.redis_mux import MuxConnection
+from stream_app.track_names import TrackNames
 
 #: Listener ids the API accepts in a URL: what producers make (Last.fm numbers, Spotify
 #: usernames, ``lastfm:12``...). No ``/``, ``%``, spaces or control characters.
@@ -618,22 +624,36 @@ class RecsWriter:
 
 # --------------------------------------------------------------------------- reader
 
-#: KEYS: recs, meta, reasons, listeners. ARGV: k, track key prefix, user_id.
-#: Returns {known (0/1), meta (flat HGETALL), items: {track_id, score, reason, name, artist}}.
+#: KEYS: recs, meta, reasons, listeners. ARGV: k, user_id. Returns {known, meta as flat
+#: pairs, items as {track_id, score, reason}}; when there is no meta, no items, and
+#: ``known`` says whether the listener was ever seen. Three calls for a list: the names
+#: of its tracks come from the reader's ``TrackNames`` (and :data:`NAMES_LUA` for the
+#: ones it lacks). Reading them here, one HMGET per item and one HGET per reason, Redis
+#: ran it at 22-23k lookups/s; without them, 32k/s (2026-12-08, redis-benchmark).
 LOOKUP_LUA = """
-local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
 local meta = redis.call('HGETALL', KEYS[2])
-local known = 0
-if redis.call('ZSCORE', KEYS[4], ARGV[3]) then known = 1 end
-local items = {}
-for i = 1, #ids, 2 do
-  local tid = ids[i]
-  local names = redis.call('HMGET', ARGV[2] .. tid, 'name', 'artist')
-  local reason = redis.call('HGET', KEYS[3], tid)
-  items[#items + 1] = {tid, ids[i + 1], reason, names[1], names[2]}
+if #meta == 0 then
+  local seen = redis.call('ZSCORE', KEYS[4], ARGV[2]) or redis.call('EXISTS', KEYS[1]) == 1
+  return {seen and 1 or 0, meta, {}}
 end
-return {known, meta, items}
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local items = {}
+if #ids > 0 then
+  local tids = {}
+  for i = 1, #ids, 2 do tids[#tids + 1] = ids[i] end
+  local reasons = redis.call('HMGET', KEYS[3], unpack(tids))
+  for j = 1, #tids do items[j] = {tids[j], ids[2 * j], reasons[j]} end
+end
+return {1, meta, items}
 """
+#: KEYS: ``track:{id}`` keys. Returns {name, artist} of each (nil when not known).
+NAMES_LUA = """
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HMGET', KEYS[i], 'name', 'artist') end
+return out
+"""
+LOOKUP_SHA = hashlib.sha1(LOOKUP_LUA.encode("utf-8")).hexdigest()
+NAMES_SHA = hashlib.sha1(NAMES_LUA.encode("utf-8")).hexdigest()
 
 
 class RecsNotFoundError(LookupError):
@@ -667,18 +687,42 @@ def _parse_meta(user_id: str, meta: Mapping[str, Any]) -> tuple[str, datetime, d
 
 
 class RecsReader:
-    """Async reads for the API; each method is one round trip."""
+    """Async reads for the API; each method is one round trip.
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "encore:") -> None:
+    ``mux``, when given, carries the recommendations lookup (the hot route) on one
+    pipelined connection (``stream_app.redis_mux``); the other reads use ``client``.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str = "encore:",
+        *,
+        mux: MuxConnection | None = None,
+        names: TrackNames | None = None,
+    ) -> None:
         self.client = client
         self.keys = RecsKeys(prefix)
-        self._lookup = client.register_script(LOOKUP_LUA)
+        self.mux = mux
+        self.names = names if names is not None else TrackNames()
+        self._scripts = {
+            LOOKUP_SHA: client.register_script(LOOKUP_LUA),
+            NAMES_SHA: client.register_script(NAMES_LUA),
+        }
+
+    async def _script(self, sha: str, keys: list[str], args: list[EncodableT]) -> Any:
+        """EVALSHA of one of the reader's scripts, through ``mux`` when there is one."""
+        script = self._scripts[sha]
+        if self.mux is not None:
+            return await self.mux.evalsha(sha, script.script, keys, args)  # type: ignore[arg-type]
+        return await script(keys=keys, args=args)
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 
     async def recommendations(self, user_id: str, k: int) -> StoredRecs:
-        """Top ``k`` items best first, with names and reasons. ONE round trip (EVALSHA).
+        """Top ``k`` items best first, with names and reasons. One round trip (EVALSHA),
+        two when some of the tracks' names are not in ``names``.
 
         Raises ``RecsNotFoundError`` when the listener has no list.
         """
@@ -694,24 +738,34 @@ class RecsReader:
         ``as_of_event_time`` (aware datetimes), ``reason``.
         """
         keys = self.keys
-        known, meta_flat, rows = await self._lookup(
-            keys=[keys.recs(user_id), keys.meta(user_id), keys.reasons(user_id), keys.listeners],
-            args=[k, keys.track_prefix, user_id],
+        known, meta_flat, rows = await self._script(
+            LOOKUP_SHA,
+            [keys.recs(user_id), keys.meta(user_id), keys.reasons(user_id), keys.listeners],
+            [k, user_id],
         )
         meta = _pairs(meta_flat)
         if not meta:
-            raise RecsNotFoundError(user_id, known=bool(known) or bool(rows))
+            raise RecsNotFoundError(user_id, known=bool(known))
         version, scored_at, as_of, list_reason = _parse_meta(user_id, meta)
+        names, missing = self.names.split(_str(row[0]) for row in rows)
+        if missing:
+            fetched = await self._script(NAMES_SHA, [keys.track(t) for t in missing], [])
+            for tid, (name, artist) in zip(missing, fetched, strict=True):
+                pair = (None if name is None else _str(name), None if artist is None else _str(artist))
+                self.names.put(tid, *pair)
+                names[tid] = pair
         items = []
-        for tid, raw_score, reason, name, artist in rows:
+        for raw_tid, raw_score, reason in rows:
             score = float(raw_score)
             if not 0.0 <= score <= 1.0:
                 raise CorruptRecordError(f"recs of {user_id!r}: score {score} outside [0, 1]")
+            tid = _str(raw_tid)
+            name, artist = names[tid]
             items.append(
                 {
-                    "track_id": _str(tid),
-                    "track_name": None if name is None else _str(name),
-                    "artist_name": None if artist is None else _str(artist),
+                    "track_id": tid,
+                    "track_name": name,
+                    "artist_name": artist,
                     "score": score,
                     "reason": list_reason if reason is None else _str(reason),
                 }
@@ -788,6 +842,9 @@ class RecsReader:
 __all__ = [
     "APPEND_HISTORY_LUA",
     "LOOKUP_LUA",
+    "LOOKUP_SHA",
+    "NAMES_LUA",
+    "NAMES_SHA",
     "USER_ID_PATTERN",
     "WRITE_RECS_LUA",
     "CorruptRecordError",
