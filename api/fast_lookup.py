@@ -2,8 +2,9 @@
 
 FastAPI's own path for one lookup (its middleware layers, routing, dependency solving,
 parameter validation, building and re-validating response models) cost about as much
-CPU as the Redis round trip itself. This ASGI wrapper, outermost around the app's whole
-middleware stack, answers the plain, valid case directly: the path's id
+CPU as the Redis round trip itself. This ASGI wrapper, in front of FastAPI's own
+``__call__`` (so before its telemetry check and its whole middleware stack), answers the
+plain, valid case directly: the path's id
 matches ``USER_ID_PATTERN``, the query is empty or exactly ``k=N`` with 1 <= N <= ``k_max``
 and, when a key is configured, ``X-API-Key`` is right. The body is the same bytes the
 FastAPI route sends (``api.app.recommendations_body``), and the route's errors (404,

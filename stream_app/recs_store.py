@@ -670,17 +670,23 @@ class CorruptRecordError(ValueError):
     """A key holds something the contract does not allow."""
 
 
-def _pairs(flat: Sequence[Any]) -> dict[str, Any]:
-    return {_str(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+def _decoded(reply: Any) -> Any:
+    """A redis-py reply as the mux gives it: bytes decoded as UTF-8 (invalid replaced)."""
+    if isinstance(reply, bytes):
+        return reply.decode("utf-8", "replace")
+    if isinstance(reply, list):
+        return [_decoded(x) for x in reply]
+    return reply
 
 
-def _parse_meta(user_id: str, meta: Mapping[str, Any]) -> tuple[str, datetime, datetime, str]:
+def _parse_meta(user_id: str, flat: list[str]) -> tuple[str, datetime, datetime, str]:
+    meta = dict(zip(flat[::2], flat[1::2], strict=True))
     try:
         return (
-            _str(meta["model_version"]),
-            datetime.fromisoformat(_str(meta["scored_at"])),
-            datetime.fromisoformat(_str(meta["as_of_event_time"])),
-            _str(meta.get("reason", b"personalised")),
+            meta["model_version"],
+            datetime.fromisoformat(meta["scored_at"]),
+            datetime.fromisoformat(meta["as_of_event_time"]),
+            meta.get("reason", "personalised"),
         )
     except (KeyError, ValueError) as exc:
         raise CorruptRecordError(f"recs-meta of {user_id!r} is incomplete: {exc}") from exc
@@ -711,11 +717,12 @@ class RecsReader:
         }
 
     async def _script(self, sha: str, keys: list[str], args: list[EncodableT]) -> Any:
-        """EVALSHA of one of the reader's scripts, through ``mux`` when there is one."""
+        """EVALSHA of one of the reader's scripts, through ``mux`` when there is one; the
+        reply with strings as ``str`` either way."""
         script = self._scripts[sha]
         if self.mux is not None:
             return await self.mux.evalsha(sha, script.script, keys, args)  # type: ignore[arg-type]
-        return await script(keys=keys, args=args)
+        return _decoded(await script(keys=keys, args=args))
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())
@@ -743,23 +750,20 @@ class RecsReader:
             [keys.recs(user_id), keys.meta(user_id), keys.reasons(user_id), keys.listeners],
             [k, user_id],
         )
-        meta = _pairs(meta_flat)
-        if not meta:
+        if not meta_flat:
             raise RecsNotFoundError(user_id, known=bool(known))
-        version, scored_at, as_of, list_reason = _parse_meta(user_id, meta)
-        names, missing = self.names.split(_str(row[0]) for row in rows)
+        version, scored_at, as_of, list_reason = _parse_meta(user_id, meta_flat)
+        names, missing = self.names.split([row[0] for row in rows])
         if missing:
             fetched = await self._script(NAMES_SHA, [keys.track(t) for t in missing], [])
             for tid, (name, artist) in zip(missing, fetched, strict=True):
-                pair = (None if name is None else _str(name), None if artist is None else _str(artist))
-                self.names.put(tid, *pair)
-                names[tid] = pair
+                self.names.put(tid, name, artist)
+                names[tid] = (name, artist)
         items = []
-        for raw_tid, raw_score, reason in rows:
+        for tid, raw_score, reason in rows:
             score = float(raw_score)
             if not 0.0 <= score <= 1.0:
                 raise CorruptRecordError(f"recs of {user_id!r}: score {score} outside [0, 1]")
-            tid = _str(raw_tid)
             name, artist = names[tid]
             items.append(
                 {
@@ -767,7 +771,7 @@ class RecsReader:
                     "track_name": name,
                     "artist_name": artist,
                     "score": score,
-                    "reason": list_reason if reason is None else _str(reason),
+                    "reason": list_reason if reason is None else reason,
                 }
             )
         return {

@@ -21,7 +21,6 @@ name within ``ttl_s``. At most ``max_tracks`` are kept; past that the oldest go 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
 Names = tuple[str | None, str | None]
 
@@ -39,22 +38,15 @@ class TrackNames:
     def __len__(self) -> int:
         return len(self._names)
 
-    def split(self, track_ids: Iterable[str]) -> tuple[dict[str, Names], list[str]]:
+    def split(self, track_ids: list[str]) -> tuple[dict[str, Names], list[str]]:
         """(names of the ids held, the ids to read from Redis), first dropping expired names."""
         now = time.monotonic()
         if now >= self._expires:
             self._names.clear()
             self._expires = now + self.ttl_s
         names = self._names
-        held: dict[str, Names] = {}
-        missing: list[str] = []
-        for t in track_ids:
-            found = names.get(t)
-            if found is None:
-                missing.append(t)
-            else:
-                held[t] = found
-        return held, missing
+        held = {t: names[t] for t in track_ids if t in names}
+        return held, [t for t in track_ids if t not in held] if len(held) < len(track_ids) else []
 
     def put(self, track_id: str, name: str | None, artist: str | None) -> None:
         names = self._names
