@@ -1,4 +1,5 @@
-"""The lookup API and its web page. ``create_app(settings)`` builds it; ``app`` is for uvicorn.
+"""The lookup API and its web page. ``create_app(settings)`` builds it; ``app`` is what
+an ASGI server (``encore api`` runs granian) imports.
 
 Every body outside 2xx is an ``ErrorResponse`` (code + message): unknown listener 404,
 bad ``k`` or malformed id 422, missing/wrong ``X-API-Key`` 401 (only when a key is set),
@@ -434,7 +435,7 @@ def create_app(settings: ApiSettings | None = None, *, reader: RecsReader | None
 
 
 def __getattr__(name: str) -> FastAPI:
-    # ``uvicorn api.app:app`` builds the app from the environment on first access, so
+    # ``granian api.app:app`` builds the app from the environment on first access, so
     # importing this module (tests, doctests) never reads settings or opens Redis.
     if name == "app":
         built = create_app(ApiSettings())

@@ -25,13 +25,11 @@ class ApiSettings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
-    #: uvicorn worker processes (``encore api``); see docs/api.md, "Throughput", for
+    #: Worker processes of ``encore api`` (granian); see docs/api.md, "Throughput", for
     #: how the default was measured on a 2-core machine.
     api_workers: int = Field(default=1, ge=1, le=64)
-    #: uvicorn's event loop and HTTP parser; ``auto`` takes uvloop and httptools when
-    #: installed, else asyncio and h11.
+    #: The workers' event loop; ``auto`` takes uvloop when installed.
     api_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
-    api_http: Literal["auto", "h11", "httptools"] = "auto"
     #: When set, every /v1 route needs header ``X-API-Key`` equal to it. Never logged.
     api_key: SecretStr | None = None
     #: Largest ``k`` a recommendations lookup may ask for.

@@ -1,8 +1,8 @@
 """The floor of answering HTTP from Python on this machine: an ASGI app that sends the
 same bytes for every request, with no Redis and no routing.
 
-`bench lookup` serves it with uvicorn exactly as ``encore api`` is served (same
-loop, HTTP parser and number of processes) and loads it with the same wrk run, so
+`bench lookup` serves it with granian exactly as ``encore api`` is served (same
+loop and number of processes) and loads it with the same wrk run, so
 its figures bound what any Python lookup service can do here. Body: ``BENCH_FLOOR_BODY_BYTES``
 bytes of JSON (the size of a real recommendations body).
 
@@ -26,6 +26,6 @@ _HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Served with ``--lifespan off``: every scope is an HTTP request."""
+    """Served with ``--interface asginl`` (no lifespan): every scope is an HTTP request."""
     await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
     await send({"type": "http.response.body", "body": BODY})

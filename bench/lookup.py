@@ -1,15 +1,15 @@
 """lookup: the API's recommendations lookup at 100 connections beside redis-benchmark GET.
 
 A fresh Redis prefix gets recommendations (10 items with reasons, names of the
-bundled file's tracks) for synthetic listeners; ``encore api`` serves it (one uvicorn
-process, as shipped). Load: ``wrk`` (Debian's package; installed when missing) with
+bundled file's tracks) for synthetic listeners; ``encore api`` serves it (granian,
+``ENCORE_API_WORKERS`` processes, as shipped). Load: ``wrk`` (Debian's package; installed when missing) with
 2 threads and 100 connections, each request a random listener's
 ``GET /v1/users/{id}/recommendations?k=10``. Ceiling, same Redis, same run:
 ``redis-benchmark -c 100 -t get``. Also measured: the lookup's own Redis work, the
 same Lua script the API runs, through ``redis-benchmark EVALSHA`` at 100 connections.
 
 The floor, same run: :mod:`bench.asgi_floor`, an ASGI app that sends a constant body of
-the API's response size, served by the same uvicorn (loop, HTTP parser, processes) and
+the API's response size, served by the same granian (loop, processes) and
 loaded by the same wrk run. No Python lookup service can beat it here; the API's
 figures beside it show how much of the distance to the targets is the lookup itself.
 
@@ -18,6 +18,7 @@ Targets (issue 8): p99 < 5 ms and >= 20% of the ceiling's requests per second.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import re
@@ -149,12 +150,12 @@ def wrk_run(wrk: str, script: Path, url: str, duration: float) -> tuple[dict[str
 
 def floor_run(wrk: str, script: Path, *, workers: int, body_bytes: int, duration: float,
               log: Path) -> dict[str, float]:  # fmt: skip
-    """:mod:`bench.asgi_floor` under the same uvicorn and the same wrk run."""
+    """:mod:`bench.asgi_floor` under the same granian and the same wrk run."""
     port = free_port()
     stack = serving_stack()
-    cmd = [sys.executable, "-m", "uvicorn", "bench.asgi_floor:app", "--port", str(port),
-           "--workers", str(workers), "--loop", stack["loop"], "--http", stack["http"], "--lifespan", "off",
-           "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    cmd = [sys.executable, "-m", "granian", "bench.asgi_floor:app", "--interface", "asginl",
+           "--port", str(port), "--workers", str(workers), "--loop", stack["loop"], "--http", "1",
+           "--log-level", "warning"]  # fmt: skip
     env = {**os.environ, "BENCH_FLOOR_BODY_BYTES": str(body_bytes)}
     proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     try:
@@ -167,11 +168,12 @@ def floor_run(wrk: str, script: Path, *, workers: int, body_bytes: int, duration
 
 
 def serving_stack() -> dict[str, str]:
-    """What uvicorn's ``auto`` and redis-py pick here: uvloop/httptools/hiredis when installed."""
-    have = {name: importlib.util.find_spec(name) is not None for name in ("uvloop", "httptools", "hiredis")}
+    """The server ``encore api`` runs, the loop its ``auto`` picks (uvloop when installed)
+    and redis-py's parser for the other routes (hiredis when installed)."""
+    have = {name: importlib.util.find_spec(name) is not None for name in ("uvloop", "hiredis")}
     return {
+        "server": f"granian {importlib.metadata.version('granian')}",
         "loop": "uvloop" if have["uvloop"] else "asyncio",
-        "http": "httptools" if have["httptools"] else "h11",
         "redis_parser": "hiredis" if have["hiredis"] else "python",
     }
 
@@ -245,7 +247,7 @@ def run(
             passed=api_fig["rps"] >= 0.2 * get_rps),
         Row(key="lua_rps", figure="the lookup's Redis script alone (EVALSHA)", value=lua.get("rps"),
             unit="req/s", baseline="redis-benchmark GET", baseline_value=get_rps),
-        Row(key="floor_rps", figure="ASGI floor: constant body, same uvicorn, same wrk", value=floor["rps"],
+        Row(key="floor_rps", figure="ASGI floor: constant body, same server, same wrk", value=floor["rps"],
             unit="req/s", baseline="redis-benchmark GET", baseline_value=get_rps, target=">= 0.20 of GET",
             passed=floor["rps"] >= 0.2 * get_rps,
             note="no Python lookup service can beat this here"),

@@ -139,6 +139,7 @@ class Run:
     env: dict[str, str]
     directory: Path
     replays: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     #: Workers this test killed on purpose (and has not restarted yet).
     killed: set[int] = field(default_factory=set)
 
@@ -192,7 +193,7 @@ class Run:
             [ENCORE, "api", "--port", str(port), "--log-level", "warning"],
             env=self.env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        self.replays.append(proc)  # stopped with the run
+        self.apis.append(proc)  # stopped with the run
         url = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:
@@ -278,6 +279,13 @@ def stream_run(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
+        for proc in run.apis:  # SIGTERM: granian stops its worker processes with it
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
         fleet.stop(timeout=15.0)
         with contextlib.suppress(Exception):
             _delete_topics(base, [settings.plays_topic, settings.dlq_topic, settings.examples_topic,

@@ -1,4 +1,4 @@
-"""Real redis-server, seed data, live uvicorn and fixtures for the API's integration tests.
+"""Real redis-server, seed data, a live `encore api` and fixtures for the API's integration tests.
 
 Not a conftest.py: tests/integration/conftest.py is another ``conftest`` module without a
 package, and two would clash; test modules import the fixtures they use from here.
@@ -280,7 +280,7 @@ class LiveApi:
 def start_live_api(
     server: RedisServer, workdir: Path, *, api_key: str | None = None, refresh_s: float = 1.0
 ) -> LiveApi:
-    """``uvicorn api.app:app`` in its own process, configured only through ENCORE_ env."""
+    """``encore api`` (granian) in its own process, configured only through ENCORE_ env."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENCORE_")}
     env.update(
@@ -292,14 +292,14 @@ def start_live_api(
     )
     if api_key:
         env["ENCORE_API_KEY"] = api_key
-    log_path = workdir / f"uvicorn-{port}.log"
+    log_path = workdir / f"api-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [
                 PYTHON,
                 "-m",
-                "uvicorn",
-                "api.app:app",
+                "cli.main",
+                "api",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -316,11 +316,11 @@ def start_live_api(
 
     def up() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(f"uvicorn exited: {api.log()}")
+            raise AssertionError(f"encore api exited: {api.log()}")
         return httpx.get(f"{api.base_url}/healthz", timeout=1).status_code == 200
 
     try:
-        wait_until(up, 20, "uvicorn /healthz")
+        wait_until(up, 20, "encore api /healthz")
     except BaseException:
         stop_live_api(api)
         raise

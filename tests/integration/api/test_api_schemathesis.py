@@ -1,4 +1,4 @@
-"""schemathesis (CLI) against a live uvicorn on real Redis: every check, key off and on.
+"""schemathesis (CLI) against a live `encore api` (granian) on real Redis: every check, key off and on.
 
 A fixed seed keeps CI reproducible; set ENCORE_SCHEMATHESIS_SEED to explore others.
 """

@@ -1,5 +1,5 @@
 """The web page in headless Debian Chromium (playwright's python API), against a live
-uvicorn on real Redis: what the page shows equals what Redis holds, and it follows
+`encore api` on real Redis: what the page shows equals what Redis holds, and it follows
 changes while the stream runs. Saves reports/page.png.
 
 Needs /usr/bin/chromium (Debian package ``chromium``); skipped with that reason if absent.
