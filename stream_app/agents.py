@@ -34,6 +34,7 @@ from stream_app.decode import play_or_reason
 from stream_app.examples_wire import ExampleMessage, encode_examples
 from stream_app.offsets import FOLDED, Delivered, GapReader, in_offset_order
 from stream_app.recs_store import ModelMetrics, ModelSnapshot
+from stream_app.take import batch_wait, register, take_batches
 from stream_app.trainer import Trainer, snapshot_message
 from stream_app.trainer_loop import TRAINER_SEAT, TrainingLoop, trainer_group
 
@@ -44,22 +45,48 @@ def _owned_partitions() -> frozenset[int]:
     return frozenset(tp.partition for tp in app.consumer.assignment() if tp.topic == cluster.plays_topic)
 
 
+def _end_and_next(partition: int) -> tuple[int | None, int | None] | None:
+    """(Kafka's end offset as of the last fetch, the next offset to fold) of an owned
+    `plays` partition; None when it was revoked since the caller read the assignment."""
+    tp = TP(cluster.plays_topic, partition)
+    try:
+        end = app.consumer.highwater(tp)
+    except (AssertionError, AttributeError, IllegalStateError):
+        return None
+    return end, FOLDED.next_offset(tp)
+
+
 def _unread_partitions(owned: frozenset[int], progress: dict[int, float]) -> frozenset[int]:
     """Owned `plays` partitions with no play folded yet that may hold plays: Kafka's
     end offset (as of the last fetch) beyond the next offset to fold, or not known yet."""
     unread = set()
     for partition in owned:
-        if partition in progress:
-            continue
-        tp = TP(cluster.plays_topic, partition)
-        try:
-            end = app.consumer.highwater(tp)
-        except (AssertionError, AttributeError, IllegalStateError):
-            continue  # revoked since `owned` was read: its plays are not ours to wait for
-        next_offset = FOLDED.next_offset(tp)
+        if partition in progress or (offsets := _end_and_next(partition)) is None:
+            continue  # revoked: its plays are not ours to wait for
+        end, next_offset = offsets
         if end is None or next_offset is None or end > next_offset:
             unread.add(partition)
     return frozenset(unread)
+
+
+def _plays_behind(owned: frozenset[int]) -> int:
+    """Plays in the owned partitions not folded yet, as far as the last fetches know."""
+    behind = 0
+    for partition in owned:
+        offsets = _end_and_next(partition)
+        if offsets is not None and offsets[0] is not None and offsets[1] is not None:
+            behind += max(0, offsets[0] - offsets[1])
+    return behind
+
+
+def _batch_within() -> float:
+    """How long the next batch waits to fill (stream_app/take.py)."""
+    return batch_wait(
+        _behind,
+        batch_size=stream.batch_size,
+        backlog_s=stream.batch_within_s,
+        live_s=stream.batch_within_live_s,
+    )
 
 
 def _partition_of(user_id: str) -> int:
@@ -102,6 +129,8 @@ _unwritten: set[str] = set()
 _written_at = time.monotonic()
 #: A batch is being folded: its states may be ahead of its examples' delivery.
 _folding = False
+#: Plays in the owned partitions not folded yet, as of the last batch (_batch_within).
+_behind = 0
 
 
 def _write_unwritten() -> None:
@@ -126,8 +155,11 @@ def _drop_unwritten() -> None:
 @app.agent(plays_topic)
 async def on_plays(stream_: Any) -> None:
     """Fold batches of plays into the listener table; send examples and dead letters."""
-    async for events in stream_.take_events(stream.batch_size, within=stream.batch_within_s):
+    global _behind
+    batches = register(stream_, take_batches(stream_, max_events=stream.batch_size, within=_batch_within))
+    async for events in batches:
         await _fold([Delivered(e.message.tp, e.message.offset, e.value) for e in events])
+        _behind = _plays_behind(ws.state.owned)
 
 
 async def _fold(batch: list[Delivered]) -> None:

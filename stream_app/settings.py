@@ -24,8 +24,12 @@ class StreamSettings(BaseSettings):
     app_id: str = "encore"
     #: Plays taken from the stream per batch (`stream.take_events`).
     batch_size: int = 5000
-    #: Seconds a partial batch waits before it is processed anyway.
+    #: Seconds a partial batch waits before it is processed anyway, while a full batch
+    #: or more waits in the worker's partitions (a backlog: long batches, fewer of them)...
     batch_within_s: float = 0.25
+    #: ...and on a live stream, where the wait is how long a play sits before it is
+    #: folded (stream_app/take.py).
+    batch_within_live_s: float = 0.05
     #: Longest the broker holds the worker's fetch when it has nothing new, in ms
     #: (Faust's own 1,500 held `plays` back behind quiet standby partitions; see
     #: stream_app/fetch_wait.py).
