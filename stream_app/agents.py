@@ -82,7 +82,7 @@ def _plays_behind(owned: frozenset[int]) -> int:
 def _batch_within() -> float:
     """How long the next batch waits to fill (stream_app/take.py)."""
     return batch_wait(
-        _behind,
+        ws.state.stats["plays_behind"],
         batch_size=stream.batch_size,
         backlog_s=stream.batch_within_s,
         live_s=stream.batch_within_live_s,
@@ -129,8 +129,6 @@ _unwritten: set[str] = set()
 _written_at = time.monotonic()
 #: A batch is being folded: its states may be ahead of its examples' delivery.
 _folding = False
-#: Plays in the owned partitions not folded yet, as of the last batch (_batch_within).
-_behind = 0
 
 
 def _write_unwritten() -> None:
@@ -155,11 +153,11 @@ def _drop_unwritten() -> None:
 @app.agent(plays_topic)
 async def on_plays(stream_: Any) -> None:
     """Fold batches of plays into the listener table; send examples and dead letters."""
-    global _behind
     batches = register(stream_, take_batches(stream_, max_events=stream.batch_size, within=_batch_within))
     async for events in batches:
         await _fold([Delivered(e.message.tp, e.message.offset, e.value) for e in events])
-        _behind = _plays_behind(ws.state.owned)
+        # How far behind the worker is decides the next batch's wait and the scorer's share.
+        ws.state.stats["plays_behind"] = _plays_behind(ws.state.owned)
 
 
 async def _fold(batch: list[Delivered]) -> None:

@@ -156,7 +156,7 @@ class WorkerState:
         users = self.scorer.due(now)
         if not users or not self.redis.open:  # they stay queued
             return
-        live = self.stats["consumer_lag"] < stream.batch_size
+        live = self.stats["plays_behind"] < stream.batch_size  # as of the last batch
         budget = (stream.score_share_live if live else stream.score_share) * stream.score_every_s
         began = time.perf_counter()
         recs: list[UserRecs] = []
