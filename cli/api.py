@@ -3,8 +3,8 @@
 granian (HTTP in Rust, the app on uvloop) answered the same lookups 1.4x as fast as
 uvicorn with uvloop and httptools here, and sent a constant body 2x as fast (2026-12-08,
 docs/api.md "Throughput"). Each worker process builds the app from the environment
-(``api.app:app``, ENCORE_...); only the address, port,
-workers and log level are the server's.
+(``api.app:app``, ENCORE_...); only the address, port, workers and log level are the
+server's. Stop it with SIGTERM or Ctrl-C, which stops the workers too.
 """
 
 from __future__ import annotations
