@@ -153,7 +153,7 @@ def test_a_hung_redis_times_out_and_the_connection_is_replaced(
 
     took, timeouts, back = run(body)
     assert timeouts == 50
-    assert 0.3 <= took < 1.0
+    assert 0.3 <= took < 2.0  # the timeout, not a hang (slack for a busy machine)
     assert back == "PONG"
 
 
