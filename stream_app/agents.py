@@ -34,7 +34,7 @@ from stream_app.decode import play_or_reason
 from stream_app.examples_wire import ExampleMessage, encode_examples
 from stream_app.offsets import FOLDED, Delivered, GapReader, in_offset_order
 from stream_app.recs_store import ModelMetrics, ModelSnapshot
-from stream_app.take import batch_wait, register, take_batches
+from stream_app.take import register, take_batches
 from stream_app.trainer import Trainer, snapshot_message
 from stream_app.trainer_loop import TRAINER_SEAT, TrainingLoop, trainer_group
 
@@ -80,13 +80,7 @@ def _plays_behind(owned: frozenset[int]) -> int:
 
 
 def _batch_within() -> float:
-    """How long the next batch waits to fill (stream_app/take.py)."""
-    return batch_wait(
-        ws.state.stats["plays_behind"],
-        batch_size=stream.batch_size,
-        backlog_s=stream.batch_within_s,
-        live_s=stream.batch_within_live_s,
-    )
+    return stream.batch_wait_s(ws.state.stats["plays_behind"])
 
 
 def _partition_of(user_id: str) -> int:

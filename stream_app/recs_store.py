@@ -693,7 +693,8 @@ def _parse_meta(user_id: str, flat: list[str]) -> tuple[str, datetime, datetime,
 
 
 class RecsReader:
-    """Async reads for the API; each method is one round trip.
+    """Async reads for the API; each method is one round trip (the recommendations
+    lookup two when track names are missing from ``names``).
 
     ``mux``, when given, carries the recommendations lookup (the hot route) on one
     pipelined connection (``stream_app.redis_mux``); the other reads use ``client``.

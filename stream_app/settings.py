@@ -61,7 +61,7 @@ class StreamSettings(BaseSettings):
     score_every_s: float = Field(0.05, gt=0.0)
     #: Share of each tick's time the scorer may spend (CPU) before it yields...
     score_share: float = Field(0.2, gt=0.0, le=1.0)
-    #: ...and while the worker keeps up with `plays` (consumer lag under one batch):
+    #: ...and while the worker keeps up with `plays` (:meth:`keeping_up`):
     #: a live stream leaves the event loop idle most of the time, and the scorer is
     #: what keeps recommendations fresh.
     score_share_live: float = Field(0.6, gt=0.0, le=1.0)
@@ -93,6 +93,21 @@ class StreamSettings(BaseSettings):
         True
         """
         return waited_s >= self.table_write_every_s or waiting >= self.table_write_max_listeners
+
+    def keeping_up(self, plays_behind: int) -> bool:
+        """A live stream: fewer than a batch of plays waits in the worker's partitions
+        (``plays_behind``: end offsets minus the next offsets to fold, after a batch).
+        It decides the next batch's wait and the scorer's share."""
+        return plays_behind < self.batch_size
+
+    def batch_wait_s(self, plays_behind: int) -> float:
+        """How long the next batch waits to fill (stream_app/take.py).
+
+        >>> s = StreamSettings(batch_size=5000, batch_within_s=0.25, batch_within_live_s=0.05)
+        >>> [s.batch_wait_s(n) for n in (0, 4999, 5000, 10**6)]
+        [0.05, 0.05, 0.25, 0.25]
+        """
+        return self.batch_within_live_s if self.keeping_up(plays_behind) else self.batch_within_s
 
 
 #: The loggers ``rebalance_log_level`` applies to.

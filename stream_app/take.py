@@ -7,7 +7,8 @@ spread the per-batch work over more plays: 0.25 s batches did 15% more plays/s t
 0.1 s ones on the bundled file (bench stream, 2026-12-08). On a live stream the wait
 is how long the first play of a batch sits before it is folded: with 0.1 s instead of
 0.25 s, freshness p99 went from 0.90-1.49 s to 0.80-0.99 s. So the agent asks
-``within()`` before each wait and answers by its backlog (:func:`batch_wait`).
+``within()`` before each wait and answers by its backlog
+(``StreamSettings.batch_wait_s``).
 
 The loop itself is exercised by every test that runs a worker on real Kafka
 (tests/e2e: the offline parity and two-worker runs; tests/faults).
@@ -84,16 +85,6 @@ async def take_batches(
     finally:
         stream.enable_acks = enable_acks
         stream._processors.remove(add_to_buffer)
-
-
-def batch_wait(behind: int, *, batch_size: int, backlog_s: float, live_s: float) -> float:
-    """The wait of the next batch: ``backlog_s`` while a full batch or more of plays is
-    waiting (``behind``: end offsets minus the next offsets to fold), else ``live_s``.
-
-    >>> [batch_wait(n, batch_size=5000, backlog_s=0.25, live_s=0.05) for n in (0, 4999, 5000, 10**6)]
-    [0.05, 0.05, 0.25, 0.25]
-    """
-    return backlog_s if behind >= batch_size else live_s
 
 
 def register(stream: Any, batches: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:

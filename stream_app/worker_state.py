@@ -156,7 +156,7 @@ class WorkerState:
         users = self.scorer.due(now)
         if not users or not self.redis.open:  # they stay queued
             return
-        live = self.stats["plays_behind"] < stream.batch_size  # as of the last batch
+        live = stream.keeping_up(self.stats["plays_behind"])
         budget = (stream.score_share_live if live else stream.score_share) * stream.score_every_s
         began = time.perf_counter()
         recs: list[UserRecs] = []

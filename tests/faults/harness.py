@@ -35,6 +35,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from cluster import process
 from cluster.settings import REPO_ROOT, ClusterSettings
 from cluster.topics import ensure_topics
 from models.events import PlayEvent
@@ -280,12 +281,7 @@ def stream_run(
                 proc.kill()
                 proc.wait(timeout=30)
         for proc in run.apis:  # SIGTERM: granian stops its worker processes with it
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+            process.stop(proc.pid, 15.0)
         fleet.stop(timeout=15.0)
         with contextlib.suppress(Exception):
             _delete_topics(base, [settings.plays_topic, settings.dlq_topic, settings.examples_topic,
