@@ -31,6 +31,7 @@ import pytest
 import redis
 
 from api.settings import ApiSettings
+from cluster import process
 from cluster.settings import ClusterSettings
 from models.events import PlayEvent, track_key
 from stream_app.examples_wire import ExampleMessage
@@ -114,12 +115,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        process.stop(self.proc.pid, 10.0)
         self.proc = None
         self.log.close()
 
@@ -328,12 +324,7 @@ def start_live_api(
 
 
 def stop_live_api(api: LiveApi) -> None:
-    api.proc.terminate()
-    try:
-        api.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        api.proc.kill()
-        api.proc.wait(timeout=10)
+    process.stop(api.proc.pid, 10.0)
 
 
 # --------------------------------------------------------------------------- fixtures
